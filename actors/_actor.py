@@ -1,0 +1,150 @@
+"""Actors, their mailboxes, and the references senders hold."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ._errors import ActorCrashed, ActorUnavailable, AskTimeout
+
+if TYPE_CHECKING:
+    from ._cell import ActorCell
+
+
+class Actor:
+    """One incarnation of a named actor; subclass it.
+
+    A mailbox actor overrides `receive`; the default `run` feeds it one message at a time, in
+    order, and answers `ask` with what it returns. An actor that is a loop of its own (a
+    consumer, a server, a ticker) overrides `run` instead. Either way, an exception that
+    escapes is a crash: the supervisor decides what happens next. A fresh instance is made
+    for every (re)start; the name and the mailbox carry over.
+    """
+
+    #: Set by the runtime before `run` is called.
+    name: str = ""
+
+    async def on_start(self) -> None:
+        """Prepare state before the actor counts as started (OTP ``init``). Raising here is
+        a crash like any other."""
+
+    async def receive(self, message: Any) -> Any:
+        """Handle one message; the return value is the reply to an `ask`."""
+        raise TypeError(f"{type(self).__name__} takes no messages; override receive() or run()")
+
+    async def on_stop(self) -> None:
+        """Clean up after an orderly stop (not after a crash or a kill), within the spec's
+        ``shutdown`` seconds."""
+
+    def request_stop(self) -> bool:
+        """Called when the supervisor stops this actor in order. Return True if the actor
+        will finish `run` on its own (a server draining its requests, say); the default False
+        has `run` cancelled at once. Either way `run` is cancelled when ``shutdown`` runs out."""
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        """Extra fields for introspection (lag, sizes). Must be cheap and do no I/O."""
+        return {}
+
+    async def run(
+        self,
+        mailbox: trio.MemoryReceiveChannel[Any],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Start, then handle the mailbox until cancelled. Returning counts as a normal exit."""
+        await self.on_start()
+        task_status.started()
+        receive = self.receive
+        async for message in mailbox:
+            if type(message) is Ask:
+                if message.withdrawn:
+                    continue
+                try:
+                    reply = await receive(message.request)
+                except BaseException as exc:
+                    message.fail(self.name, exc)
+                    raise
+                message.reply(reply)
+            else:
+                await receive(message)
+
+
+class Ask:
+    """A request in a mailbox, with the slot its reply goes to. Made by `ActorRef.ask`;
+    actors that override `run` answer it with `reply` or `fail`."""
+
+    __slots__ = ("request", "withdrawn", "_done", "_reply", "_error")
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        self.withdrawn = False
+        self._done = trio.Event()
+        self._reply: Any = None
+        self._error: BaseException | None = None
+
+    def reply(self, value: Any) -> None:
+        self._reply = value
+        self._done.set()
+
+    def fail(self, actor_name: str, exc: BaseException) -> None:
+        """The actor ended while handling this request (a crash, a kill or a stop): whether
+        it took effect is unknown, so the asker gets `ActorCrashed`."""
+        error = ActorCrashed(f"{actor_name} ended while handling the request")
+        if not isinstance(exc, trio.Cancelled):
+            error.__cause__ = exc
+        self._error = error
+        self._done.set()
+
+
+class ActorRef:
+    """What senders hold: a stable handle on a name. It stays valid across restarts, since
+    the mailbox belongs to the name, not to the incarnation."""
+
+    __slots__ = ("_cell", "_send")
+
+    def __init__(self, cell: ActorCell) -> None:
+        self._cell = cell
+        self._send = cell.mailbox_send
+
+    @property
+    def name(self) -> str:
+        return self._cell.name
+
+    @property
+    def mailbox_depth(self) -> int:
+        return self._send.statistics().current_buffer_used
+
+    async def tell(self, message: Any) -> None:
+        """Put ``message`` in the mailbox and return; there is no reply. A full mailbox makes
+        this wait for room (backpressure): nothing is ever dropped. Raises `ActorUnavailable`
+        if the actor is stopped for good."""
+        if self._cell.stopped_for_good:
+            raise ActorUnavailable(f"{self._cell.name} is stopped")
+        await self._send.send(message)
+
+    async def ask(self, request: Any, *, timeout: float = 5.0) -> Any:
+        """Send ``request`` and wait for the reply, at most ``timeout`` seconds in all
+        (waiting for mailbox room included).
+
+        Raises `AskTimeout` when time runs out (the request is withdrawn), `ActorCrashed`
+        when the actor dies handling it, `ActorUnavailable` when it is stopped for good.
+        Cancelling the caller withdraws the request too.
+        """
+        message = Ask(request)
+        try:
+            with trio.move_on_after(timeout):
+                await self.tell(message)
+                await message._done.wait()
+        finally:
+            if not message._done.is_set():
+                message.withdrawn = True
+        if not message._done.is_set():
+            raise AskTimeout(f"{self._cell.name} did not answer within {timeout} s")
+        if message._error is not None:
+            raise message._error
+        return message._reply
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self._cell.name}>"

@@ -1,0 +1,222 @@
+"""Cells: what the runtime keeps about a name across the incarnations that bear it."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import trio
+
+from ._actor import Actor, ActorRef
+from ._errors import ActorKilled
+from ._spec import ActorSpec, ChildSpec, Restart
+
+if TYPE_CHECKING:
+    from ._supervisor import SupervisorCell
+
+logger = logging.getLogger("actors")
+
+
+class State(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"  # ended, and its supervisor will start it again
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Incarnable(Protocol):
+    """What a cell runs: an `Actor` or a `Supervisor`."""
+
+    def request_stop(self) -> bool: ...
+    async def on_stop(self) -> None: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+#: Called when an incarnation ends on its own (not stopped by its supervisor):
+#: (cell, incarnation, error or None for a normal return).
+ExitHandler = Callable[["Cell", "Incarnation", "BaseException | None"], None]
+
+
+class Incarnation:
+    """One run of a cell: the instance and the two scopes that end it.
+
+    ``hard_scope`` is shielded, so only this runtime ends an incarnation (a kill, or the
+    shutdown deadline), never a cancellation leaking from outside: that is what lets a
+    supervisor stop its children in reverse order even while it is being cancelled itself.
+    ``soft_scope`` is what an orderly stop cancels before `on_stop` runs.
+    """
+
+    __slots__ = ("cell", "instance", "hard_scope", "soft_scope", "stopping", "kill_reason",
+                 "settled", "done")
+
+    def __init__(self, cell: Cell, instance: Incarnable) -> None:
+        self.cell = cell
+        self.instance = instance
+        self.hard_scope = trio.CancelScope(shield=True)
+        self.soft_scope = trio.CancelScope()
+        self.stopping = False
+        self.kill_reason: BaseException | None = None
+        self.settled = trio.Event()  # started, or ended before it could
+        self.done = trio.Event()
+
+    def started(self, value: object = None) -> None:
+        """The `task_status` given to the instance's ``run``."""
+        if not self.stopping:
+            self.cell.state = State.RUNNING
+        self.settled.set()
+
+
+class Cell:
+    """A name in the tree: its spec, its counters, and its current incarnation."""
+
+    kind = "actor"
+
+    def __init__(self, spec: ChildSpec, parent: SupervisorCell | None) -> None:
+        self.spec = spec
+        self.parent = parent
+        self.state = State.STOPPED
+        self.starts = 0
+        self.last_error: str | None = None
+        self.ended_normally = False
+        self.incarnation: Incarnation | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def restarts(self) -> int:
+        return max(self.starts - 1, 0)
+
+    @property
+    def stopped_for_good(self) -> bool:
+        return self.state is State.STOPPED
+
+    def start(self, nursery: trio.Nursery, on_exit: ExitHandler) -> Incarnation:
+        """Start a new incarnation in ``nursery``; await its ``settled`` to know it is up."""
+        if self.state is not State.RESTARTING:
+            self.state = State.STARTING
+        self.starts += 1
+        self.ended_normally = False
+        incarnation = Incarnation(self, self._make_instance())
+        self.incarnation = incarnation
+        nursery.start_soon(self._run, incarnation, on_exit, name=f"actor:{self.name}")
+        return incarnation
+
+    async def stop(self, *, then: State = State.STOPPED) -> None:
+        """Stop the current incarnation in order: ask it to finish, cancel it after the
+        spec's ``shutdown`` seconds, wait until it has ended. Idempotent."""
+        incarnation = self.incarnation
+        if incarnation is not None and not incarnation.done.is_set():
+            self.state = State.STOPPING
+            if not incarnation.stopping:
+                incarnation.stopping = True
+                incarnation.hard_scope.deadline = trio.current_time() + self.spec.shutdown
+                if not incarnation.instance.request_stop():
+                    incarnation.soft_scope.cancel()
+            await incarnation.done.wait()
+        self.state = then
+
+    def kill(self, reason: BaseException | None = None) -> bool:
+        """End the current incarnation as if it crashed. False if nothing was running."""
+        incarnation = self.incarnation
+        if incarnation is None or incarnation.done.is_set():
+            return False
+        incarnation.kill_reason = reason or ActorKilled()
+        incarnation.hard_scope.cancel()
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        shutdown = self.spec.shutdown
+        info: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "state": self.state.value,
+            "restart": self.spec.restart.value,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "shutdown_timeout": None if math.isinf(shutdown) else shutdown,
+        }
+        if self.incarnation is not None:
+            info["type"] = type(self.incarnation.instance).__name__
+            if self.state is State.RUNNING:
+                info.update(self.incarnation.instance.describe())
+        return info
+
+    def _make_instance(self) -> Incarnable:
+        raise TypeError(f"{type(self).__name__} cannot make instances")
+
+    async def _run_instance(self, incarnation: Incarnation) -> None:
+        raise TypeError(f"{type(self).__name__} cannot run instances")
+
+    async def _run(self, incarnation: Incarnation, on_exit: ExitHandler) -> None:
+        error: BaseException | None = None
+        try:
+            with incarnation.hard_scope:
+                try:
+                    with incarnation.soft_scope:
+                        await self._run_instance(incarnation)
+                    if incarnation.stopping:
+                        await incarnation.instance.on_stop()
+                except Exception as exc:
+                    error = exc
+            if incarnation.hard_scope.cancelled_caught and incarnation.kill_reason is not None:
+                error = incarnation.kill_reason
+        finally:
+            incarnation.settled.set()
+            incarnation.done.set()
+        if error is not None:
+            self.last_error = _summarise(error)
+            if isinstance(error, ActorKilled):
+                logger.warning("%s was killed", self.name)
+            else:
+                logger.error("%s crashed: %s", self.name, self.last_error, exc_info=error)
+        if not incarnation.stopping:
+            self.ended_normally = error is None
+            on_exit(self, incarnation, error)
+
+
+class ActorCell(Cell):
+    """An actor's cell owns its mailbox, so messages wait through a restart."""
+
+    spec: ActorSpec
+
+    def __init__(self, spec: ActorSpec, parent: SupervisorCell | None) -> None:
+        super().__init__(spec, parent)
+        self.mailbox_send, self.mailbox_receive = trio.open_memory_channel[Any](spec.mailbox_size)
+        self.ref = ActorRef(self)
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info["mailbox_depth"] = self.ref.mailbox_depth
+        info["mailbox_size"] = self.spec.mailbox_size
+        return info
+
+    def _make_instance(self) -> Actor:
+        actor = self.spec.factory()
+        actor.name = self.name
+        return actor
+
+    async def _run_instance(self, incarnation: Incarnation) -> None:
+        actor = incarnation.instance
+        assert isinstance(actor, Actor)
+        await actor.run(self.mailbox_receive, task_status=incarnation)
+
+
+def restarts_after(restart: Restart, error: BaseException | None) -> bool:
+    """OTP: permanent children always come back, transient ones only after a crash,
+    temporary ones never."""
+    if restart is Restart.PERMANENT:
+        return True
+    return restart is Restart.TRANSIENT and error is not None
+
+
+def _summarise(error: BaseException) -> str:
+    text = str(error)
+    if isinstance(error, ActorKilled):
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

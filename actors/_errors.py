@@ -1,0 +1,41 @@
+"""Exceptions raised by the actor runtime."""
+
+from __future__ import annotations
+
+
+class ActorError(Exception):
+    """Base class of everything the runtime raises."""
+
+
+class NoSuchActor(ActorError, KeyError):
+    """No actor or supervisor is registered under this name."""
+
+    def __str__(self) -> str:
+        return f"no actor named {self.args[0]!r}"
+
+
+class ActorUnavailable(ActorError):
+    """The actor is stopped for good (its supervisor will not restart it), so nothing it
+    would be sent can be handled."""
+
+
+class ActorCrashed(ActorError):
+    """The actor ended (crashed, was killed or stopped) while handling this `ask`, so whether
+    the request took effect is unknown; ``__cause__`` is the exception it crashed with."""
+
+
+class AskTimeout(ActorError, TimeoutError):
+    """No reply arrived in time. The request is withdrawn: an actor that has not started
+    it yet skips it, so a timed-out `ask` has no effect later."""
+
+
+class ActorKilled(ActorError):
+    """The reason given to an actor ended through `ActorSystem.kill` (the chaos lever)."""
+
+    def __str__(self) -> str:
+        return "killed"
+
+
+class SupervisorGaveUp(ActorError):
+    """A supervisor's children crashed more often than its intensity allows. It stops all of
+    them and raises this to its own parent, as an OTP supervisor does."""

@@ -1,0 +1,197 @@
+"""Supervisors: OTP restart strategies, restart types and restart intensity."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from ._cell import Cell, Incarnation, State, restarts_after
+from ._errors import ActorUnavailable, SupervisorGaveUp
+from ._spec import Restart, Strategy, SupervisorSpec
+
+
+class SupervisorCell(Cell):
+    """A supervisor's cell keeps its children's cells, so a restarted supervisor finds the
+    same names and mailboxes, and the children added to it while it ran."""
+
+    kind = "supervisor"
+    spec: SupervisorSpec
+
+    def __init__(self, spec: SupervisorSpec, parent: SupervisorCell | None) -> None:
+        super().__init__(spec, parent)
+        self.children: list[Cell] = []
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info["strategy"] = self.spec.strategy.value
+        info["intensity"] = {"max_restarts": self.spec.max_restarts, "within": self.spec.within}
+        info["children"] = [child.describe() for child in self.children]
+        return info
+
+    def _make_instance(self) -> Supervisor:
+        return Supervisor(self)
+
+    async def _run_instance(self, incarnation: Incarnation) -> None:
+        supervisor = incarnation.instance
+        assert isinstance(supervisor, Supervisor)
+        await supervisor.run(task_status=incarnation)
+
+
+@dataclass
+class _Exited:
+    cell: Cell
+    incarnation: Incarnation
+    error: BaseException | None
+
+
+@dataclass
+class _AddChild:
+    cell: Cell
+    handled: trio.Event = field(default_factory=trio.Event)
+    refused: bool = False
+
+
+class Supervisor:
+    """One incarnation of a supervisor: starts its children in order, restarts them as its
+    strategy says, and stops them in reverse order when it stops, crashes or gives up.
+
+    Every decision is taken in the supervisor's own task, one event at a time, so a crash
+    that arrives while a restart is under way waits its turn instead of racing it.
+    """
+
+    def __init__(self, cell: SupervisorCell) -> None:
+        self._cell = cell
+        self._spec = cell.spec
+        self._events_send, self._events = trio.open_memory_channel[_Exited | _AddChild](
+            math.inf
+        )
+        self._restart_times: deque[float] = deque()
+        self._nursery: trio.Nursery | None = None
+
+    def request_stop(self) -> bool:
+        return False
+
+    async def on_stop(self) -> None:
+        pass
+
+    def describe(self) -> dict[str, Any]:
+        return {}
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Start the children, then supervise them until cancelled or given up.
+
+        Raises `SupervisorGaveUp` when restarts exceed the intensity. However it ends, the
+        children are stopped in reverse start order first, each within its shutdown timeout.
+        """
+        gave_up: SupervisorGaveUp | None = None
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                for child in list(self._cell.children):
+                    await self._start(child)
+                task_status.started()
+                async for event in self._events:
+                    if isinstance(event, _Exited):
+                        await self._child_exited(event)
+                    else:
+                        try:
+                            self._cell.children.append(event.cell)
+                            await self._start(event.cell)
+                        finally:
+                            event.handled.set()
+            except SupervisorGaveUp as exc:
+                gave_up = exc  # raised below, not from inside the nursery, so not in a group
+            finally:
+                self._events_send.close()
+                self._refuse_pending_additions()
+                with trio.CancelScope(shield=True):
+                    await self._stop(reversed(self._cell.children), then=State.STOPPED)
+        if gave_up is not None:
+            raise gave_up
+
+    async def add_child(self, cell: Cell) -> None:
+        """Append ``cell`` to the children and start it (OTP ``start_child``).
+
+        Raises `ActorUnavailable` if this supervisor ends before it could.
+        """
+        request = _AddChild(cell)
+        try:
+            self._events_send.send_nowait(request)
+        except trio.ClosedResourceError:
+            request.refused = True
+        else:
+            await request.handled.wait()
+        if request.refused:
+            raise ActorUnavailable(f"{self._cell.name} stopped before starting {cell.name}")
+
+    def _refuse_pending_additions(self) -> None:
+        while True:
+            try:
+                event = self._events.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+            if isinstance(event, _AddChild):
+                event.refused = True
+                event.handled.set()
+
+    async def _start(self, cell: Cell) -> None:
+        assert self._nursery is not None
+        incarnation = cell.start(self._nursery, self._report_exit)
+        await incarnation.settled.wait()
+
+    def _report_exit(self, cell: Cell, incarnation: Incarnation, error: BaseException | None) -> None:
+        try:
+            self._events_send.send_nowait(_Exited(cell, incarnation, error))
+        except trio.ClosedResourceError:
+            pass  # this supervisor is ending and stops every child itself
+
+    async def _child_exited(self, event: _Exited) -> None:
+        cell = event.cell
+        if cell.incarnation is not event.incarnation:
+            return  # an incarnation already replaced while this report waited
+        if not restarts_after(cell.spec.restart, event.error):
+            cell.state = State.STOPPED
+            if cell.spec.restart is Restart.TEMPORARY:
+                self._cell.children.remove(cell)
+            return
+        cell.state = State.RESTARTING
+        self._count_restart(cell, event.error)
+        children = self._cell.children
+        strategy = self._spec.strategy
+        if strategy is Strategy.ONE_FOR_ONE:
+            to_restart = [cell]
+        elif strategy is Strategy.ONE_FOR_ALL:
+            to_restart = list(children)
+        else:
+            to_restart = children[children.index(cell):]
+        await self._stop(reversed(to_restart), then=State.RESTARTING)
+        for child in to_restart:
+            if child.spec.restart is Restart.TEMPORARY and child is not cell:
+                # OTP: a temporary child stopped because a sibling crashed is not restarted.
+                child.state = State.STOPPED
+                children.remove(child)
+            else:
+                await self._start(child)
+
+    def _count_restart(self, cell: Cell, error: BaseException | None) -> None:
+        now = trio.current_time()
+        times = self._restart_times
+        times.append(now)
+        while times[0] <= now - self._spec.within:
+            times.popleft()
+        if len(times) > self._spec.max_restarts:
+            raise SupervisorGaveUp(
+                f"{self._cell.name}: more than {self._spec.max_restarts} restarts in "
+                f"{self._spec.within} s; the last was {cell.name} ({cell.last_error or 'exited'})"
+            ) from error
+
+    async def _stop(self, cells: Iterable[Cell], *, then: State) -> None:
+        for cell in list(cells):
+            await cell.stop(then=then)

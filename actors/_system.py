@@ -1,0 +1,152 @@
+"""The actor system: the registry of names around one root supervisor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from ._actor import ActorRef
+from ._cell import ActorCell, Cell, Incarnation, State
+from ._errors import ActorUnavailable, NoSuchActor, SupervisorGaveUp
+from ._spec import ActorSpec, ChildSpec, Restart, SupervisorSpec
+from ._supervisor import Supervisor, SupervisorCell
+
+
+class ActorSystem:
+    """Names, lookups, the chaos lever and introspection over one supervision tree.
+
+    Build it from the root `SupervisorSpec`, then ``await nursery.start(system.run)``; it
+    reports started once every child of the tree has started. Every name in the tree is
+    unique and can be looked up (`ref`), killed (`kill`) or described (`tree`).
+    """
+
+    def __init__(self, root: SupervisorSpec) -> None:
+        self._cells: dict[str, Cell] = {}
+        self._root = self._build(root, parent=None)
+        assert isinstance(self._root, SupervisorCell)
+        self._root_error: BaseException | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[ActorSystem] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the tree until `shutdown` (returns) or until the root supervisor gives up or is
+        killed (raises `SupervisorGaveUp` carrying the reason).
+
+        Cancelling `run` stops the tree in order too, before the cancellation goes on: the
+        runtime shields its actors from outside cancellation so that order holds.
+        """
+        async with trio.open_nursery() as nursery:
+            incarnation = self._root.start(nursery, self._root_exited)
+            try:
+                await incarnation.settled.wait()
+                if not incarnation.done.is_set():
+                    task_status.started(self)
+                await incarnation.done.wait()
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self._root.stop()
+        if self._root_error is not None:
+            if isinstance(self._root_error, SupervisorGaveUp):
+                raise self._root_error
+            raise SupervisorGaveUp(f"{self._root.name} ended: {self._root.last_error}") from (
+                self._root_error
+            )
+
+    async def shutdown(self) -> None:
+        """Stop the whole tree in reverse start order; `run` then returns."""
+        await self._root.stop()
+
+    def ref(self, name: str) -> ActorRef:
+        """The reference to the actor named ``name``; valid across its restarts."""
+        cell = self._cell(name)
+        if not isinstance(cell, ActorCell):
+            raise TypeError(f"{name!r} is a supervisor; it has no mailbox")
+        return cell.ref
+
+    def kill(self, name: str) -> None:
+        """End ``name`` as if it crashed (the chaos lever); its supervisor handles the rest.
+
+        Raises `NoSuchActor`, or `ActorUnavailable` if it is not running.
+        """
+        if not self._cell(name).kill():
+            raise ActorUnavailable(f"{name} is not running")
+
+    async def spawn(self, spec: ChildSpec, *, parent: str) -> None:
+        """Add ``spec`` (an actor or a whole subtree) as the last child of the supervisor
+        ``parent`` and start it; its names become visible at once."""
+        supervisor_cell = self._cell(parent)
+        if not isinstance(supervisor_cell, SupervisorCell):
+            raise TypeError(f"{parent!r} is not a supervisor")
+        incarnation = supervisor_cell.incarnation
+        if supervisor_cell.state is not State.RUNNING or incarnation is None:
+            raise ActorUnavailable(f"{parent} is not running")
+        supervisor = incarnation.instance
+        assert isinstance(supervisor, Supervisor)
+        cell = self._build(spec, parent=None)
+        cell.parent = supervisor_cell
+        try:
+            await supervisor.add_child(cell)
+        except ActorUnavailable:
+            self._forget(cell)
+            raise
+
+    def tree(self) -> dict[str, Any]:
+        """The whole tree as plain data: name, kind, state, restarts, last error, mailbox
+        depth, and whatever each actor adds (lag, sizes)."""
+        return self._root.describe()
+
+    def state(self, name: str) -> str:
+        return self._cell(name).state.value
+
+    def restarts(self, name: str) -> int:
+        return self._cell(name).restarts
+
+    def unavailable(self) -> list[str]:
+        """Names that should be running and are not (starting, restarting, stopped after
+        their supervisor gave up): empty when the tree is whole."""
+        return [
+            name
+            for name, cell in self._cells.items()
+            if cell.state is not State.RUNNING and not _done_for_good(cell)
+        ]
+
+    def _cell(self, name: str) -> Cell:
+        try:
+            return self._cells[name]
+        except KeyError:
+            raise NoSuchActor(name) from None
+
+    def _build(self, spec: ChildSpec, parent: SupervisorCell | None) -> Cell:
+        if spec.name in self._cells:
+            raise ValueError(f"two actors named {spec.name!r}")
+        cell: Cell
+        if isinstance(spec, ActorSpec):
+            cell = ActorCell(spec, parent)
+            self._cells[spec.name] = cell
+        else:
+            supervisor = SupervisorCell(spec, parent)
+            self._cells[spec.name] = supervisor
+            try:
+                supervisor.children = [self._build(child, supervisor) for child in spec.children]
+            except ValueError:
+                self._forget(supervisor)
+                raise
+            cell = supervisor
+        return cell
+
+    def _forget(self, cell: Cell) -> None:
+        self._cells.pop(cell.name, None)
+        for child in getattr(cell, "children", ()):
+            self._forget(child)
+
+    def _root_exited(self, cell: Cell, incarnation: Incarnation, error: BaseException | None) -> None:
+        cell.state = State.STOPPED
+        self._root_error = error
+
+
+def _done_for_good(cell: Cell) -> bool:
+    """A transient child that returned normally, or a temporary one that ended, is finished,
+    not missing."""
+    restart = cell.spec.restart
+    return cell.state is State.STOPPED and (
+        restart is Restart.TEMPORARY or (restart is Restart.TRANSIENT and cell.ended_normally)
+    )
