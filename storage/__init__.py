@@ -1,0 +1,1 @@
+"""Stores behind protocols (`storage.protocols`), one sub-package per backend."""

@@ -1,0 +1,194 @@
+"""The embedded event log: Kafka's topology played by partition actors in this process."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+import msgpack
+import trio
+
+from actors import (
+    ActorCrashed,
+    ActorRef,
+    ActorSpec,
+    ActorSystem,
+    ActorUnavailable,
+    AskTimeout,
+    SupervisorSpec,
+)
+from storage.partitioning import partition_for
+from storage.protocols import Fetched, LogUnavailable, Record, UnknownTopic
+
+from .partition import PartitionActor, PartitionLog, Retention, RetentionTicker
+
+
+class MemoryEventLog:
+    """An `EventLog` whose partitions are actors.
+
+    Each partition has a `PartitionLog` (the records, which outlive any actor) and a
+    `PartitionActor` (its one writer): publishing asks that actor to append, so appends to a
+    partition are ordered, and a killed partition actor fails only the appends in flight,
+    which were never acknowledged. Committed offsets live here, beside the partitions, as
+    Kafka keeps them in ``__consumer_offsets`` rather than in its consumers.
+
+    Build the actors with `supervisor_spec`, start the system, then `attach` it.
+    """
+
+    def __init__(
+        self,
+        topics: Mapping[str, int],
+        *,
+        retention: Retention = Retention(),
+        clock: Callable[[], float] = time.time,
+        name: str = "log",
+        mailbox_size: int = 1024,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self._name = name
+        self._topics = dict(topics)
+        self._retention = retention
+        self._clock = clock
+        self._mailbox_size = mailbox_size
+        self._publish_timeout = publish_timeout
+        self._partitions = {
+            topic: [PartitionLog(topic, p, retention) for p in range(count)]
+            for topic, count in self._topics.items()
+        }
+        self._refs: dict[str, list[ActorRef]] = {}
+        self._committed: dict[tuple[str, str, int], int] = {}
+        self._pack = msgpack.Packer().pack
+
+    @property
+    def topics(self) -> Mapping[str, int]:
+        return self._topics
+
+    def partition_name(self, topic: str, partition: int) -> str:
+        return f"{self._name}.{topic}.{partition}"
+
+    def supervisor_spec(self, *, max_restarts: int = 100, within: float = 10.0) -> SupervisorSpec:
+        """The ``log`` subtree: one actor per partition of every topic, and the retention
+        ticker. One-for-one: partitions are independent, as Kafka's are."""
+        children: list[ActorSpec] = [
+            ActorSpec(
+                self.partition_name(topic, p),
+                partial(PartitionActor, log, self._clock),
+                mailbox_size=self._mailbox_size,
+            )
+            for topic, logs in self._partitions.items()
+            for p, log in enumerate(logs)
+        ]
+        children.append(
+            ActorSpec(
+                f"{self._name}.retention",
+                lambda: RetentionTicker(
+                    [ref for refs in self._refs.values() for ref in refs],
+                    self._retention.check_interval,
+                ),
+            )
+        )
+        return SupervisorSpec(self._name, children, max_restarts=max_restarts, within=within)
+
+    def attach(self, system: ActorSystem) -> None:
+        """Find the partition actors in ``system`` (built from `supervisor_spec`)."""
+        self._refs = {
+            topic: [system.ref(self.partition_name(topic, p)) for p in range(count)]
+            for topic, count in self._topics.items()
+        }
+
+    async def publish(self, topic: str, key: str | int, event: Any) -> tuple[int, int]:
+        refs = self._refs.get(topic)
+        if refs is None:
+            self._logs(topic)  # raises UnknownTopic
+            raise RuntimeError("attach() the actor system before publishing")
+        partition = partition_for(key, len(refs))
+        payload = self._pack(event)
+        try:
+            offset = await refs[partition].ask((str(key), payload), timeout=self._publish_timeout)
+        except (ActorCrashed, ActorUnavailable, AskTimeout) as exc:
+            raise LogUnavailable(f"{topic}[{partition}] did not acknowledge: {exc}") from exc
+        return partition, offset
+
+    async def fetch(
+        self,
+        topic: str,
+        positions: Mapping[int, int],
+        *,
+        max_records: int = 500,
+        timeout: float | None = None,
+    ) -> Fetched:
+        logs = self._logs(topic)
+        await trio.lowlevel.checkpoint()
+        fetched = self._read(topic, logs, positions, max_records)
+        if fetched.records or timeout == 0 or not positions:
+            return fetched
+        wake = trio.Event()
+        for partition in positions:
+            logs[partition].waiters.add(wake)
+        try:
+            with trio.move_on_after(math.inf if timeout is None else timeout):
+                await wake.wait()
+        finally:
+            for partition in positions:
+                logs[partition].waiters.discard(wake)
+        return self._read(topic, logs, positions, max_records)
+
+    async def commit(self, group: str, topic: str, partition: int, offset: int) -> None:
+        log = self._logs(topic)[partition]
+        if not 0 <= offset <= log.end_offset:
+            raise ValueError(f"offset {offset} is outside {topic}[{partition}] (0..{log.end_offset})")
+        self._committed[(group, topic, partition)] = offset
+
+    async def committed(self, group: str, topic: str, partition: int) -> int:
+        self._logs(topic)[partition]  # raise for unknown topics and partitions
+        return self._committed.get((group, topic, partition), 0)
+
+    async def end_offsets(self, topic: str) -> list[int]:
+        return [log.end_offset for log in self._logs(topic)]
+
+    async def lag(self, group: str, topic: str) -> list[int]:
+        return [
+            log.end_offset - max(self._committed.get((group, topic, p), 0), log.start_offset)
+            for p, log in enumerate(self._logs(topic))
+        ]
+
+    def _logs(self, topic: str) -> list[PartitionLog]:
+        try:
+            return self._partitions[topic]
+        except KeyError:
+            raise UnknownTopic(topic) from None
+
+    @staticmethod
+    def _read(
+        topic: str, logs: list[PartitionLog], positions: Mapping[int, int], max_records: int
+    ) -> Fetched:
+        # A fair share per partition first, then whatever room is left, so one busy
+        # partition cannot starve the others a consumer owns.
+        share = max(max_records // max(len(positions), 1), 1)
+        rows: dict[int, list[tuple[int, str, float, bytes]]] = {}
+        room = max_records
+        for partition, offset in positions.items():
+            rows[partition] = logs[partition].read(offset, min(share, room))
+            room -= len(rows[partition])
+        for partition, offset in positions.items():
+            if room <= 0:
+                break
+            taken = rows[partition]
+            if len(taken) == share:
+                more = logs[partition].read(taken[-1][0] + 1, room)
+                taken.extend(more)
+                room -= len(more)
+        unpack = _unpack
+        records = [
+            Record(topic, partition, offset, key, timestamp, unpack(payload))
+            for partition, taken in rows.items()
+            for offset, key, timestamp, payload in taken
+        ]
+        ends = {partition: logs[partition].end_offset for partition in positions}
+        return Fetched(records, ends)
+
+
+_unpack = partial(msgpack.unpackb, strict_map_key=False)

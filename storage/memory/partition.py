@@ -1,0 +1,165 @@
+"""One partition of the embedded log: its retained records, and the actor that appends."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from actors import Actor
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long and how much a partition keeps (Kafka's ``retention.ms`` and
+    ``retention.bytes``, per partition). Whole segments go, oldest first."""
+
+    max_age: float = 7 * 24 * 3600.0
+    max_bytes: int | None = 32 * 1024 * 1024
+    check_interval: float = 300.0  # as Kafka's log.retention.check.interval.ms
+    segment_records: int = 4096
+
+
+class _Segment:
+    """Consecutive records from ``base``: parallel lists, cheaper than an object each."""
+
+    __slots__ = ("base", "keys", "payloads", "timestamps", "size")
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.keys: list[str] = []
+        self.payloads: list[bytes] = []
+        self.timestamps: list[float] = []
+        self.size = 0
+
+
+class PartitionLog:
+    """The records a partition retains: what its disk would hold. It outlives the partition
+    actor, so killing the actor loses nothing already appended.
+
+    Readers may read at any time; only the partition actor appends, so appends stay in one
+    order. Readers waiting for new records register a `trio.Event` in ``waiters``.
+    """
+
+    def __init__(self, topic: str, partition: int, retention: Retention) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.retention = retention
+        self._segments: list[_Segment] = [_Segment(0)]
+        self._bases: list[int] = [0]
+        self.end_offset = 0
+        self.size = 0
+        self.waiters: set[trio.Event] = set()
+
+    @property
+    def start_offset(self) -> int:
+        return self._segments[0].base
+
+    def append(self, key: str, payload: bytes, timestamp: float) -> int:
+        segment = self._segments[-1]
+        if len(segment.keys) >= self.retention.segment_records:
+            segment = _Segment(self.end_offset)
+            self._segments.append(segment)
+            self._bases.append(segment.base)
+        segment.keys.append(key)
+        segment.payloads.append(payload)
+        segment.timestamps.append(timestamp)
+        cost = len(payload) + len(key)
+        segment.size += cost
+        self.size += cost
+        offset = self.end_offset
+        self.end_offset += 1
+        if self.waiters:
+            for event in self.waiters:
+                event.set()
+            self.waiters.clear()
+        return offset
+
+    def read(self, offset: int, limit: int) -> list[tuple[int, str, float, bytes]]:
+        """Up to ``limit`` records from ``offset`` (or from the start, if retention removed
+        ``offset``), as (offset, key, timestamp, payload)."""
+        offset = max(offset, self.start_offset)
+        out: list[tuple[int, str, float, bytes]] = []
+        index = bisect_right(self._bases, offset) - 1
+        while len(out) < limit and index < len(self._segments) and offset < self.end_offset:
+            segment = self._segments[index]
+            first = offset - segment.base
+            last = min(len(segment.keys), first + limit - len(out))
+            for i in range(first, last):
+                out.append((segment.base + i, segment.keys[i], segment.timestamps[i],
+                            segment.payloads[i]))
+            offset = segment.base + last
+            index += 1
+        return out
+
+    def enforce_retention(self, now: float) -> int:
+        """Drop whole segments past the age or size limit; return how many records went.
+        The newest segment goes by age too (a partition idle for a week keeps nothing)."""
+        dropped = 0
+        cutoff = now - self.retention.max_age
+        limit = self.retention.max_bytes
+        while self._segments[0].keys:
+            oldest = self._segments[0]
+            too_old = oldest.timestamps[-1] < cutoff
+            too_big = limit is not None and self.size > limit and len(self._segments) > 1
+            if not (too_old or too_big):
+                break
+            dropped += len(oldest.keys)
+            self.size -= oldest.size
+            del self._segments[0]
+            del self._bases[0]
+            if not self._segments:
+                self._segments.append(_Segment(self.end_offset))
+                self._bases.append(self.end_offset)
+        return dropped
+
+
+ENFORCE_RETENTION = "enforce-retention"
+
+
+class PartitionActor(Actor):
+    """The partition's leader: the one writer of its `PartitionLog`. An ``ask((key,
+    payload))`` appends and answers the offset; `ENFORCE_RETENTION` trims old segments."""
+
+    def __init__(self, log: PartitionLog, clock: Callable[[], float]) -> None:
+        self._log = log
+        self._clock = clock
+
+    async def receive(self, message: Any) -> int | None:
+        if message == ENFORCE_RETENTION:
+            self._log.enforce_retention(self._clock())
+            return None
+        key, payload = message
+        offset = self._log.append(key, payload, self._clock())
+        if self._log.retention.max_bytes is not None and self._log.size > self._log.retention.max_bytes:
+            self._log.enforce_retention(self._clock())
+        return offset
+
+    def describe(self) -> dict[str, Any]:
+        log = self._log
+        return {
+            "topic": log.topic,
+            "partition": log.partition,
+            "start_offset": log.start_offset,
+            "end_offset": log.end_offset,
+            "bytes": log.size,
+        }
+
+
+class RetentionTicker(Actor):
+    """Asks every partition to enforce retention every ``interval`` seconds, as Kafka's log
+    cleaner checks on a timer: an idle partition must age out too."""
+
+    def __init__(self, partitions: list[Any], interval: float) -> None:
+        self._partitions = partitions
+        self._interval = interval
+
+    async def run(self, mailbox: Any, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            await trio.sleep(self._interval)
+            for partition in self._partitions:
+                await partition.tell(ENFORCE_RETENTION)

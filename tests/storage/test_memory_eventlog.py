@@ -1,0 +1,97 @@
+"""What the embedded log adds to the contract: partition actors, retention."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from storage.memory import Retention
+from storage.partitioning import partition_for
+from storage.protocols import LogUnavailable
+
+from .conftest import StartLog, WallClock
+
+DAY = 24 * 3600.0
+
+
+async def test_killing_a_partition_actor_loses_nothing_acknowledged(
+    start_memory_log: StartLog, nursery: trio.Nursery
+) -> None:
+    log, system = await start_memory_log({"t": 2})
+    partition = partition_for("k", 2)
+    name = log.partition_name("t", partition)
+    for n in range(10):
+        await log.publish("t", "k", n)
+    system.kill(name)
+    await trio.testing.wait_all_tasks_blocked()
+    assert system.restarts(name) == 1
+    assert await log.publish("t", "k", 10) == (partition, 10)
+    records, _ = await log.fetch("t", {partition: 0}, timeout=0)
+    assert [r.value for r in records] == list(range(11))
+
+
+async def test_an_append_in_flight_when_its_partition_dies_is_not_acknowledged(
+    start_memory_log: StartLog, nursery: trio.Nursery
+) -> None:
+    log, system = await start_memory_log({"t": 1})
+    failures: list[Exception] = []
+
+    async def publish() -> None:
+        try:
+            await log.publish("t", "k", "lost")
+        except LogUnavailable as exc:
+            failures.append(exc)
+
+    nursery.start_soon(publish)
+    system.kill(log.partition_name("t", 0))  # dies before it takes the append
+    await trio.testing.wait_all_tasks_blocked()
+    # The append either failed loudly, or the restarted actor took it from the mailbox.
+    records, _ = await log.fetch("t", {0: 0}, timeout=0)
+    assert len(failures) + len(records) == 1
+
+
+async def test_retention_by_age_drops_old_segments_and_readers_resume_at_the_start(
+    start_memory_log: StartLog, autojump_clock: trio.testing.MockClock
+) -> None:
+    wall = WallClock()
+    retention = Retention(max_age=7 * DAY, check_interval=60.0, segment_records=10)
+    log, _ = await start_memory_log({"t": 1}, clock=wall, retention=retention)
+    for n in range(25):  # segments [0..9] [10..19] [20..24]
+        await log.publish("t", "k", n)
+        if n == 19:
+            wall.now += 3 * DAY
+    wall.now += 5 * DAY  # the first two segments are 8 days old, the last 5
+    await trio.sleep(61.0)  # the ticker runs
+    records, _ = await log.fetch("t", {0: 3}, timeout=0)
+    assert [r.offset for r in records] == [20, 21, 22, 23, 24]
+    assert await log.lag("g", "t") == [5]
+    wall.now += 3 * DAY
+    await trio.sleep(61.0)
+    assert (await log.fetch("t", {0: 0}, timeout=0)).records == []
+    assert await log.publish("t", "k", "after") == (0, 25)
+
+
+async def test_retention_by_size_keeps_the_newest_segments(start_memory_log: StartLog) -> None:
+    payload = "x" * 100
+    retention = Retention(max_bytes=2_000, segment_records=5)
+    log, _ = await start_memory_log({"t": 1}, retention=retention)
+    for n in range(60):
+        await log.publish("t", "k", {"n": n, "pad": payload})
+    records, _ = await log.fetch("t", {0: 0}, timeout=0)
+    assert records[-1].value["n"] == 59
+    assert records[0].offset % 5 == 0, "whole segments go"
+    record_bytes = 1 + 110  # the key "k" and the msgpack payload
+    # Within the limit, and dropping one more segment would have been too many.
+    assert len(records) * record_bytes <= 2_000 < (len(records) + 5) * record_bytes
+
+
+async def test_partition_actors_describe_their_offsets(start_memory_log: StartLog) -> None:
+    log, system = await start_memory_log({"t": 2})
+    partition, _ = await log.publish("t", "k", "v")
+    log_tree = system.tree()["children"][0]
+    described = {c["name"]: c for c in log_tree["children"]}
+    info = described[log.partition_name("t", partition)]
+    assert (info["topic"], info["partition"], info["start_offset"], info["end_offset"]) == (
+        "t", partition, 0, 1)
+    assert "log.retention" in described
