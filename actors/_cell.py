@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import trio
 
 from ._actor import Actor, ActorRef
+from ._deadlines import AskDeadlines
 from ._errors import ActorKilled
 from ._spec import ActorSpec, ChildSpec, Restart
 
@@ -185,8 +186,11 @@ class ActorCell(Cell):
 
     spec: ActorSpec
 
-    def __init__(self, spec: ActorSpec, parent: SupervisorCell | None) -> None:
+    def __init__(
+        self, spec: ActorSpec, parent: SupervisorCell | None, deadlines: AskDeadlines
+    ) -> None:
         super().__init__(spec, parent)
+        self.deadlines = deadlines
         self.mailbox_send, self.mailbox_receive = trio.open_memory_channel[Any](spec.mailbox_size)
         self.ref = ActorRef(self)
 

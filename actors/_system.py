@@ -8,6 +8,7 @@ import trio
 
 from ._actor import ActorRef
 from ._cell import ActorCell, Cell, Incarnation, State
+from ._deadlines import AskDeadlines
 from ._errors import ActorUnavailable, NoSuchActor, SupervisorGaveUp
 from ._spec import ActorSpec, ChildSpec, Restart, SupervisorSpec
 from ._supervisor import Supervisor, SupervisorCell
@@ -23,6 +24,7 @@ class ActorSystem:
 
     def __init__(self, root: SupervisorSpec) -> None:
         self._cells: dict[str, Cell] = {}
+        self._deadlines = AskDeadlines()
         self._root = self._build(root, parent=None)
         assert isinstance(self._root, SupervisorCell)
         self._root_error: BaseException | None = None
@@ -35,6 +37,7 @@ class ActorSystem:
         runtime shields its actors from outside cancellation so that order holds.
         """
         async with trio.open_nursery() as nursery:
+            await nursery.start(self._deadlines.run)
             incarnation = self._root.start(nursery, self._root_exited)
             try:
                 await incarnation.settled.wait()
@@ -44,6 +47,7 @@ class ActorSystem:
             finally:
                 with trio.CancelScope(shield=True):
                     await self._root.stop()
+                nursery.cancel_scope.cancel()  # the deadlines task, failing asks left waiting
         if self._root_error is not None:
             if isinstance(self._root_error, SupervisorGaveUp):
                 raise self._root_error
@@ -120,7 +124,7 @@ class ActorSystem:
             raise ValueError(f"two actors named {spec.name!r}")
         cell: Cell
         if isinstance(spec, ActorSpec):
-            cell = ActorCell(spec, parent)
+            cell = ActorCell(spec, parent, self._deadlines)
             self._cells[spec.name] = cell
         else:
             supervisor = SupervisorCell(spec, parent)

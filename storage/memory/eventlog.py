@@ -171,12 +171,13 @@ class MemoryEventLog:
         rows: dict[int, list[tuple[int, str, float, bytes]]] = {}
         room = max_records
         for partition, offset in positions.items():
-            rows[partition] = logs[partition].read(offset, min(share, room))
-            room -= len(rows[partition])
-        for partition, offset in positions.items():
+            log = logs[partition]
+            if offset < log.end_offset:  # most polled partitions have nothing new
+                rows[partition] = log.read(offset, min(share, room))
+                room -= len(rows[partition])
+        for partition, taken in rows.items():
             if room <= 0:
                 break
-            taken = rows[partition]
             if len(taken) == share:
                 more = logs[partition].read(taken[-1][0] + 1, room)
                 taken.extend(more)

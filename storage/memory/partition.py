@@ -82,15 +82,14 @@ class PartitionLog:
         """Up to ``limit`` records from ``offset`` (or from the start, if retention removed
         ``offset``), as (offset, key, timestamp, payload)."""
         offset = max(offset, self.start_offset)
+        end = min(self.end_offset, offset + limit)
         out: list[tuple[int, str, float, bytes]] = []
         index = bisect_right(self._bases, offset) - 1
-        while len(out) < limit and index < len(self._segments) and offset < self.end_offset:
+        while offset < end:
             segment = self._segments[index]
-            first = offset - segment.base
-            last = min(len(segment.keys), first + limit - len(out))
-            for i in range(first, last):
-                out.append((segment.base + i, segment.keys[i], segment.timestamps[i],
-                            segment.payloads[i]))
+            first, last = offset - segment.base, min(len(segment.keys), end - segment.base)
+            out.extend(zip(range(offset, segment.base + last), segment.keys[first:last],
+                           segment.timestamps[first:last], segment.payloads[first:last]))
             offset = segment.base + last
             index += 1
         return out

@@ -193,3 +193,42 @@ async def test_telling_an_actor_stopped_for_good_fails_fast(nursery: trio.Nurser
         await system.ref("t").ask("ping")
     with pytest.raises(ActorUnavailable):
         system.kill("t")
+
+
+async def test_ask_waiting_for_mailbox_room_times_out_too(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    journal = Journal()
+    system = await started(nursery, supervisor("root", [recorder("a", journal, mailbox_size=1)]))
+    ref = system.ref("a")
+    gate = trio.Event()
+    await ref.tell(("block", gate))
+    await trio.testing.wait_all_tasks_blocked()
+    await ref.tell("fills the mailbox")
+    with pytest.raises(AskTimeout):
+        await ref.ask("ping", timeout=1.5)
+    assert trio.current_time() == pytest.approx(1.5)
+    gate.set()
+    assert await ref.ask("after") is None
+    assert [m for _, m in journal.handled][1:] == ["fills the mailbox", "after"]
+
+
+async def test_asks_still_queued_when_the_system_stops_fail_instead_of_hanging() -> None:
+    journal = Journal()
+    system = ActorSystem(supervisor("root", [recorder("a", journal)]))
+    outcomes: list[type[BaseException]] = []
+
+    async def ask(message: object) -> None:
+        try:
+            await system.ref("a").ask(message, timeout=None)
+        except (ActorCrashed, ActorUnavailable) as exc:
+            outcomes.append(type(exc))
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        nursery.start_soon(ask, ("block", trio.Event()))  # in hand when the stop comes
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(ask, "queued behind it")
+        await trio.testing.wait_all_tasks_blocked()
+        await system.shutdown()
+    assert sorted(outcomes, key=lambda t: t.__name__) == [ActorCrashed, ActorUnavailable]

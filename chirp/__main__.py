@@ -1,0 +1,5 @@
+import sys
+
+from chirp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,3 @@
+"""HTTP: routes per resource, schemas and errors. Talks to services only."""
+
+from .app import create_app as create_app

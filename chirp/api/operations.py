@@ -1,0 +1,49 @@
+"""Operational endpoints: /healthz, /readyz, /admin/actors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, request
+
+from chirp.services.operations import OperationsService
+
+from .problems import problem
+
+
+def operations_routes(operations: OperationsService) -> Blueprint:
+    routes = Blueprint("operations", __name__)
+
+    def require_admin() -> None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        operations.authorize_admin(token.strip() if scheme.lower() == "bearer" else None)
+
+    @routes.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        """The process is alive and serving HTTP."""
+        return {"status": "ok"}
+
+    @routes.get("/readyz")
+    async def readyz() -> dict[str, Any] | Response:
+        """Every actor that should run is running."""
+        missing = operations.unavailable()
+        if missing:
+            return problem(
+                503, "Service Unavailable",
+                f"{len(missing)} actor(s) are not running yet; retry shortly",
+                headers={"Retry-After": "1"}, unavailable=missing,
+            )
+        return {"status": "ready"}
+
+    @routes.get("/admin/actors")
+    async def actor_tree() -> dict[str, Any]:
+        require_admin()
+        return operations.actor_tree()
+
+    @routes.post("/admin/actors/<name>/kill")
+    async def kill(name: str) -> tuple[dict[str, Any], int]:
+        require_admin()
+        return operations.kill(name), 202
+
+    return routes

@@ -1,0 +1,86 @@
+"""Every error answered as RFC 9457 ``application/problem+json``, including the framework's."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from quart import Quart, Response, request
+from werkzeug.exceptions import HTTPException
+
+from chirp.services.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    Unauthorized,
+    Unavailable,
+)
+
+logger = logging.getLogger("chirp.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS_OF: dict[type[ServiceError], tuple[int, str]] = {
+    NotFound: (404, "Not Found"),
+    Conflict: (409, "Conflict"),
+    Unauthorized: (401, "Unauthorized"),
+    Forbidden: (403, "Forbidden"),
+    Unavailable: (503, "Service Unavailable"),
+}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """A problem+json response. ``type`` stays ``about:blank``: the status says what kind
+    of problem it is and ``detail`` says what to do about it."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body.update(extensions)
+    response = Response(json.dumps(body), status=status, content_type=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def install_problem_handlers(app: Quart) -> None:
+    """Route every error through `problem`: service errors, HTTP errors raised by the
+    framework (404 for unknown paths, 405, 413…), and anything unexpected (500, logged with
+    the request line, answered without internals)."""
+
+    @app.errorhandler(ServiceError)
+    async def service_error(error: ServiceError) -> Response:
+        status, title = _STATUS_OF.get(type(error), (400, "Bad Request"))
+        headers: dict[str, str] = {}
+        if isinstance(error, Unauthorized):
+            headers["WWW-Authenticate"] = 'Bearer realm="chirp"'
+        if isinstance(error, Unavailable):
+            headers["Retry-After"] = str(error.retry_after)
+        return problem(status, title, str(error), headers=headers)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        detail = _HTTP_DETAILS.get(status) or error.description or error.name
+        if status == 404:
+            detail = f"no resource at {request.path}"
+        elif status == 405:
+            detail = f"{request.method} is not allowed on {request.path}; use {headers.get('Allow', 'another method')}"
+        return problem(status, error.name, detail, headers=headers)
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Response:
+        logger.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
+        return problem(500, "Internal Server Error", "chirp hit an unexpected error; it is logged")
+
+
+_HTTP_DETAILS = {
+    413: "the request body is larger than this server accepts",
+}

@@ -1,0 +1,100 @@
+"""The command line: ``chirp`` / ``python main.py`` / ``python -m chirp``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from functools import partial
+
+import pydantic
+import trio
+
+from chirp.config import Settings
+from chirp.server import Running, serve
+
+logger = logging.getLogger("chirp")
+
+COMMANDS = ("serve",)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="chirp",
+        description="A Twitter-style social backend run as one process of supervised actors.",
+    )
+    commands = top.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("serve", help="serve the API (the default command)")
+    run.add_argument("--host", help="address to listen on (CHIRP_HOST; default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port, 0 for any free one (CHIRP_PORT; default 8000)")
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                     help="(CHIRP_LOG_LEVEL; default info)")
+    run.add_argument("--admin-token", help="bearer token for /admin (CHIRP_ADMIN_TOKEN, which "
+                     "keeps it out of the process list; generated and printed when unset)")
+    run.add_argument("--partitions", action="append", metavar="TOPIC=N", default=[],
+                     help="partitions of a topic, repeatable (CHIRP_PARTITIONS as JSON)")
+    return top
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Flags given on the command line override the environment."""
+    overrides: dict[str, object] = {
+        name: value
+        for name, value in (("host", args.host), ("port", args.port),
+                            ("log_level", args.log_level), ("admin_token", args.admin_token))
+        if value is not None
+    }
+    if args.partitions:
+        counts: dict[str, str] = {}
+        for item in args.partitions:
+            topic, sep, count = item.partition("=")
+            if not sep:
+                raise ValueError(f"--partitions wants TOPIC=N, not {item!r}")
+            counts[topic] = count
+        overrides["partitions"] = counts
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
+        argv.insert(0, "serve")
+    args = parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except (ValueError, pydantic.ValidationError) as exc:
+        print(f"chirp: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    trio.run(serve_until_signalled, settings)
+    return 0
+
+
+async def serve_until_signalled(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM; then drain and stop in order. A second signal ends
+    the process at once."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+
+        async def first_signal() -> None:
+            async for signum in signals:
+                logger.info("%s: draining requests, then stopping", signal.Signals(signum).name)
+                break
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_DFL)
+
+        async with trio.open_nursery() as nursery:
+            running = await nursery.start(partial(serve, settings, shutdown_trigger=first_signal))
+            announce(running)
+
+
+def announce(running: Running) -> None:
+    if running.chirp.admin_token_generated:
+        # Printed once to the console, never logged; set CHIRP_ADMIN_TOKEN to choose it.
+        print(f"admin token: {running.chirp.admin_token}", flush=True)
+    # Last, so whoever waits for this line has everything printed before it.
+    print(f"chirp listening on {running.url}", flush=True)

@@ -1,0 +1,57 @@
+"""Settings: one object, defaults from the seed's figures, read from flags and CHIRP_* vars."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveInt, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Partitions per topic, from the seed's design (tweet_created is the busiest).
+DEFAULT_PARTITIONS: dict[str, int] = {
+    "tweet_created": 100,
+    "tweet_deleted": 50,
+    "like_added": 50,
+    "retweet_created": 50,
+}
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """Everything chirp can be told. Environment variables are ``CHIRP_`` + the field name in
+    capitals (``CHIRP_PORT=9000``); command-line flags win over them. Secrets are `SecretStr`
+    so they never show in a repr or a log line."""
+
+    model_config = SettingsConfigDict(env_prefix="CHIRP_", frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: Bearer token for /admin; generated and printed at start-up when not given.
+    admin_token: SecretStr | None = None
+
+    #: Topic → partition count. Given counts override these defaults one topic at a time.
+    partitions: dict[str, PositiveInt] = Field(default_factory=lambda: dict(DEFAULT_PARTITIONS))
+    log_retention_hours: PositiveFloat = 7 * 24.0
+    log_retention_bytes: PositiveInt = 32 * 1024 * 1024  # per partition, in the embedded log
+    mailbox_size: PositiveInt = 1024
+
+    #: Restart intensity of each supervisor: at most this many restarts in the window.
+    max_restarts: PositiveInt = 100
+    restart_window: PositiveFloat = 10.0
+    #: How long in-flight requests may take to finish once shutdown starts.
+    shutdown_grace: PositiveFloat = 10.0
+    max_body_bytes: PositiveInt = 1024 * 1024
+
+    @field_validator("partitions", mode="after")
+    @classmethod
+    def _over_defaults(cls, value: dict[str, int]) -> dict[str, int]:
+        return {**DEFAULT_PARTITIONS, **value}
+
+    @field_validator("admin_token", mode="after")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the admin token must be at least 16 characters")
+        return value

@@ -1,0 +1,96 @@
+"""The composition root: open the backends, build the supervision tree, serve."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import trio
+from quart_trio import QuartTrio
+
+from actors import ActorSpec, ActorSystem, SupervisorSpec
+from chirp.api import create_app
+from chirp.config import Settings
+from chirp.http_server import HttpServer, open_listener, url_of
+from chirp.services import Services
+from chirp.services.operations import OperationsService
+from storage.memory import MemoryEventLog, Retention
+
+
+@dataclass(frozen=True)
+class Chirp:
+    """Every part of a chirp process, wired together and not yet running."""
+
+    settings: Settings
+    system: ActorSystem
+    log: MemoryEventLog
+    services: Services
+    app: QuartTrio
+    admin_token: str
+    admin_token_generated: bool
+
+
+def assemble(settings: Settings) -> Chirp:
+    """Build the backends, the supervision tree (without HTTP) and the app from settings."""
+    generated = settings.admin_token is None
+    admin_token = (
+        secrets.token_urlsafe(32) if settings.admin_token is None
+        else settings.admin_token.get_secret_value()
+    )
+    log = MemoryEventLog(
+        settings.partitions,
+        retention=Retention(
+            max_age=settings.log_retention_hours * 3600, max_bytes=settings.log_retention_bytes
+        ),
+        mailbox_size=settings.mailbox_size,
+    )
+    intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
+    system = ActorSystem(SupervisorSpec("root", [log.supervisor_spec(**intensity)], **intensity))
+    log.attach(system)
+    services = Services(operations=OperationsService(system, admin_token))
+    app = create_app(services, max_body_bytes=settings.max_body_bytes)
+    return Chirp(settings, system, log, services, app, admin_token, generated)
+
+
+@dataclass(frozen=True)
+class Running:
+    """What `serve` reports once it accepts requests."""
+
+    url: str
+    chirp: Chirp
+
+
+async def serve(
+    settings: Settings,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[object]],
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run chirp until ``shutdown_trigger`` returns, then stop in order: HTTP first (it
+    drains in-flight requests for ``settings.shutdown_grace`` seconds), then the rest of the
+    tree in reverse start order.
+
+    Reports `Running` through ``task_status`` once the tree is up and HTTP accepts. Raises
+    `actors.SupervisorGaveUp` if the root supervisor gives up.
+    """
+    chirp = assemble(settings)
+    with open_listener(settings.host, settings.port) as listener:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(chirp.system.run)
+            # HTTP starts last, once everything it serves is up, so it is the first to stop.
+            await chirp.system.spawn(
+                ActorSpec(
+                    "http",
+                    lambda: HttpServer(chirp.app, listener, grace=settings.shutdown_grace),
+                    shutdown=settings.shutdown_grace + 1.0,
+                ),
+                parent="root",
+            )
+            task_status.started(Running(url_of(listener), chirp))
+            await shutdown_trigger()
+            # Once hypercorn also closes its duplicate (it stops accepting first thing when
+            # stopped), new connections are refused at once instead of waiting in the backlog
+            # of a socket nobody accepts from any more.
+            listener.close()
+            await chirp.system.shutdown()

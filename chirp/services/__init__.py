@@ -1,0 +1,14 @@
+"""The business services, one per box of the seed's design; rules live here and only here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .operations import OperationsService
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every service the API may call, built by the composition root."""
+
+    operations: OperationsService

@@ -1,0 +1,43 @@
+"""Operations: health, readiness, the actor tree and the chaos lever, behind the admin token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from actors import ActorSystem, ActorUnavailable, NoSuchActor
+
+from .errors import Conflict, Forbidden, NotFound, Unauthorized
+
+
+class OperationsService:
+    """What an operator may see and do. Every admin call checks the token first."""
+
+    def __init__(self, system: ActorSystem, admin_token: str) -> None:
+        self._system = system
+        self._admin_token = admin_token.encode()
+
+    def authorize_admin(self, presented: str | None) -> None:
+        """Raise `Unauthorized` without a token, `Forbidden` with a wrong one. Constant-time
+        comparison, so response timing does not leak the token."""
+        if not presented:
+            raise Unauthorized("this endpoint needs the admin token as a Bearer token")
+        if not hmac.compare_digest(presented.encode(), self._admin_token):
+            raise Forbidden("the admin token presented is not valid")
+
+    def unavailable(self) -> list[str]:
+        """Actors that should be running and are not; empty when chirp is ready."""
+        return self._system.unavailable()
+
+    def actor_tree(self) -> dict[str, Any]:
+        return self._system.tree()
+
+    def kill(self, name: str) -> dict[str, Any]:
+        """Kill ``name`` as if it crashed; its supervisor restarts it per its strategy."""
+        try:
+            self._system.kill(name)
+        except NoSuchActor:
+            raise NotFound(f"there is no actor named {name!r}; GET /admin/actors lists them") from None
+        except ActorUnavailable:
+            raise Conflict(f"{name} is not running, so it cannot be killed now") from None
+        return {"name": name, "killed": True, "restarts": self._system.restarts(name)}

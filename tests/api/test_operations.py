@@ -1,0 +1,111 @@
+"""/healthz, /readyz and /admin/actors through the real app."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from actors import Actor, ActorSpec
+from chirp.server import Chirp
+from storage.partitioning import partition_for
+
+from .conftest import admin
+
+PARTITION = "log.tweet_created.1"
+
+
+def find(tree: dict[str, Any], name: str) -> dict[str, Any]:
+    if tree["name"] == name:
+        return tree
+    for child in tree.get("children", []):
+        try:
+            return find(child, name)
+        except KeyError:
+            pass
+    raise KeyError(name)
+
+
+async def test_healthz_answers_while_the_process_lives(chirp: Chirp) -> None:
+    response = await chirp.app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert await response.get_json() == {"status": "ok"}
+
+
+async def test_readyz_is_503_until_every_actor_runs(chirp: Chirp, nursery: trio.Nursery) -> None:
+    client = chirp.app.test_client()
+    assert (await client.get("/readyz")).status_code == 200
+    gate = trio.Event()
+
+    class SlowStarter(Actor):
+        async def on_start(self) -> None:
+            await gate.wait()
+
+    nursery.start_soon(partial(chirp.system.spawn, ActorSpec("slow", SlowStarter), parent="root"))
+    await trio.testing.wait_all_tasks_blocked()
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.content_type == "application/problem+json"
+    assert response.headers["Retry-After"] == "1"
+    assert (await response.get_json())["unavailable"] == ["slow"]
+    gate.set()
+    await trio.testing.wait_all_tasks_blocked()
+    assert (await client.get("/readyz")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), (admin("wrong-token-wrong-token"), 403), ({"Authorization": "Basic abc"}, 401)],
+)
+async def test_admin_endpoints_need_the_admin_token(
+    chirp: Chirp, headers: dict[str, str], status: int
+) -> None:
+    client = chirp.app.test_client()
+    for response in (
+        await client.get("/admin/actors", headers=headers),
+        await client.post(f"/admin/actors/{PARTITION}/kill", headers=headers),
+    ):
+        assert response.status_code == status
+        assert response.content_type == "application/problem+json"
+        body = await response.get_json()
+        assert body["status"] == status and "admin token" in body["detail"]
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert chirp.system.restarts(PARTITION) == 0, "a refused kill kills nothing"
+
+
+async def test_admin_actors_describes_the_tree(chirp: Chirp) -> None:
+    await chirp.log.publish("tweet_created", "k", {"hello": 1})
+    response = await chirp.app.test_client().get("/admin/actors", headers=admin())
+    assert response.status_code == 200
+    tree = await response.get_json()
+    assert (tree["name"], tree["kind"], tree["state"]) == ("root", "supervisor", "running")
+    log = find(tree, "log")
+    assert len(log["children"]) == 4 + 2 + 2 + 2 + 1  # partitions and the retention ticker
+    partition = find(tree, PARTITION)
+    assert {"state", "mailbox_depth", "restarts", "last_error", "end_offset"} <= partition.keys()
+    assert sum(find(tree, f"log.tweet_created.{p}")["end_offset"] for p in range(4)) == 1
+
+
+async def test_killing_an_actor_through_the_api_restarts_it(chirp: Chirp) -> None:
+    client = chirp.app.test_client()
+    response = await client.post(f"/admin/actors/{PARTITION}/kill", headers=admin())
+    assert response.status_code == 202
+    assert (await response.get_json())["name"] == PARTITION
+    await trio.testing.wait_all_tasks_blocked()
+    tree = await (await client.get("/admin/actors", headers=admin())).get_json()
+    partition = find(tree, PARTITION)
+    assert (partition["state"], partition["restarts"], partition["last_error"]) == (
+        "running", 1, "killed")
+    # It serves again: appends to its partition are acknowledged.
+    key = next(k for k in range(100) if partition_for(k, 4) == 1)
+    assert await chirp.log.publish("tweet_created", key, "after") == (1, 0)
+
+
+async def test_killing_an_unknown_actor_is_404(chirp: Chirp) -> None:
+    response = await chirp.app.test_client().post("/admin/actors/ghost/kill", headers=admin())
+    assert response.status_code == 404
+    assert "ghost" in (await response.get_json())["detail"]
