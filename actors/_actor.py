@@ -149,11 +149,10 @@ class ActorRef:
     """What senders hold: a stable handle on a name. It stays valid across restarts, since
     the mailbox belongs to the name, not to the incarnation."""
 
-    __slots__ = ("_cell", "_send")
+    __slots__ = ("_cell",)
 
     def __init__(self, cell: ActorCell) -> None:
         self._cell = cell
-        self._send = cell.mailbox_send
 
     @property
     def name(self) -> str:
@@ -161,15 +160,18 @@ class ActorRef:
 
     @property
     def mailbox_depth(self) -> int:
-        return self._send.statistics().current_buffer_used
+        return self._cell.mailbox_send.statistics().current_buffer_used
 
     async def tell(self, message: Any) -> None:
         """Put ``message`` in the mailbox and return; there is no reply. A full mailbox makes
-        this wait for room (backpressure): nothing is ever dropped. Raises `ActorUnavailable`
-        if the actor is stopped for good."""
-        if self._cell.stopped_for_good:
-            raise ActorUnavailable(f"{self._cell.name} is stopped")
-        await self._send.send(message)
+        this wait for room (backpressure): nothing is ever dropped while the actor lives.
+        Raises `ActorUnavailable` if the actor is stopped for good (or stops while this
+        waits for room)."""
+        cell = self._cell
+        try:
+            await cell.mailbox_send.send(message)
+        except trio.ClosedResourceError:
+            raise ActorUnavailable(f"{cell.name} is stopped") from None
 
     async def ask(self, request: Any, *, timeout: float | None = 5.0) -> Any:
         """Send ``request`` and wait for the reply, at most ``timeout`` seconds in all
@@ -177,26 +179,26 @@ class ActorRef:
 
         Raises `AskTimeout` when time runs out (the request is withdrawn: an actor that has
         not started it skips it), `ActorCrashed` when the actor ends while handling it,
-        `ActorUnavailable` when it is stopped for good. Cancelling the caller withdraws the
-        request too.
+        `ActorUnavailable` when it is (or becomes) stopped for good. Cancelling the caller
+        withdraws the request too.
         """
         cell = self._cell
-        if cell.stopped_for_good:
-            raise ActorUnavailable(f"{cell.name} is stopped")
         message = Ask(request)
         deadline = math.inf if timeout is None else trio.current_time() + timeout
         deadlines = cell.deadlines
         try:
             try:
-                self._send.send_nowait(message)
+                cell.mailbox_send.send_nowait(message)
             except trio.WouldBlock:
                 # A full mailbox: this slow path can afford the cancel scope the fast one avoids.
                 with trio.move_on_at(deadline) as waiting_for_room:
-                    await self._send.send(message)
+                    await cell.mailbox_send.send(message)
                 if waiting_for_room.cancelled_caught:
                     raise AskTimeout(f"{cell.name}'s mailbox stayed full for {timeout} s") from None
             deadlines.add(message, deadline)
             await message.wait()
+        except trio.ClosedResourceError:
+            raise ActorUnavailable(f"{cell.name} is stopped") from None
         finally:
             if deadline == math.inf:
                 deadlines.discard(message)

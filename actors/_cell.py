@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
-from ._actor import Actor, ActorRef
+from ._actor import Actor, ActorRef, Ask
 from ._deadlines import AskDeadlines
-from ._errors import ActorKilled
+from ._errors import ActorKilled, ActorUnavailable, SupervisorGaveUp
 from ._spec import ActorSpec, ChildSpec, Restart
 
 if TYPE_CHECKING:
@@ -24,9 +24,9 @@ logger = logging.getLogger("actors")
 class State(enum.Enum):
     STARTING = "starting"
     RUNNING = "running"
-    RESTARTING = "restarting"  # ended, and its supervisor will start it again
+    RESTARTING = "restarting"  # down, and its supervisor (or an ancestor) will start it again
     STOPPING = "stopping"
-    STOPPED = "stopped"
+    STOPPED = "stopped"  # down for good: nothing will start it again
 
 
 class Incarnable(Protocol):
@@ -48,11 +48,21 @@ class Incarnation:
     ``hard_scope`` is shielded, so only this runtime ends an incarnation (a kill, or the
     shutdown deadline), never a cancellation leaking from outside: that is what lets a
     supervisor stop its children in reverse order even while it is being cancelled itself.
-    ``soft_scope`` is what an orderly stop cancels before `on_stop` runs.
+    ``soft_scope`` is what an orderly stop cancels before `on_stop` runs. ``fate`` is the
+    state an orderly stop leaves the cell in: `State.RESTARTING` when a restart follows.
     """
 
-    __slots__ = ("cell", "instance", "hard_scope", "soft_scope", "stopping", "kill_reason",
-                 "settled", "done")
+    __slots__ = (
+        "cell",
+        "instance",
+        "hard_scope",
+        "soft_scope",
+        "stopping",
+        "fate",
+        "kill_reason",
+        "settled",
+        "done",
+    )
 
     def __init__(self, cell: Cell, instance: Incarnable) -> None:
         self.cell = cell
@@ -60,6 +70,7 @@ class Incarnation:
         self.hard_scope = trio.CancelScope(shield=True)
         self.soft_scope = trio.CancelScope()
         self.stopping = False
+        self.fate = State.STOPPED
         self.kill_reason: BaseException | None = None
         self.settled = trio.Event()  # started, or ended before it could
         self.done = trio.Event()
@@ -82,7 +93,7 @@ class Cell:
         self.state = State.STOPPED
         self.starts = 0
         self.last_error: str | None = None
-        self.ended_normally = False
+        self.finished = False  # ended in a way its supervisor accepts as final
         self.incarnation: Incarnation | None = None
 
     @property
@@ -93,16 +104,12 @@ class Cell:
     def restarts(self) -> int:
         return max(self.starts - 1, 0)
 
-    @property
-    def stopped_for_good(self) -> bool:
-        return self.state is State.STOPPED
-
     def start(self, nursery: trio.Nursery, on_exit: ExitHandler) -> Incarnation:
         """Start a new incarnation in ``nursery``; await its ``settled`` to know it is up."""
         if self.state is not State.RESTARTING:
             self.state = State.STARTING
         self.starts += 1
-        self.ended_normally = False
+        self.finished = False
         incarnation = Incarnation(self, self._make_instance())
         self.incarnation = incarnation
         nursery.start_soon(self._run, incarnation, on_exit, name=f"actor:{self.name}")
@@ -110,17 +117,20 @@ class Cell:
 
     async def stop(self, *, then: State = State.STOPPED) -> None:
         """Stop the current incarnation in order: ask it to finish, cancel it after the
-        spec's ``shutdown`` seconds, wait until it has ended. Idempotent."""
+        spec's ``shutdown`` seconds, wait until it has ended; then settle in ``then``.
+        Idempotent. An incarnation already being killed is left to die as a crash, so
+        its supervisor still hears of it."""
         incarnation = self.incarnation
         if incarnation is not None and not incarnation.done.is_set():
-            self.state = State.STOPPING
-            if not incarnation.stopping:
+            if not incarnation.stopping and incarnation.kill_reason is None:
+                self.state = State.STOPPING
                 incarnation.stopping = True
+                incarnation.fate = then
                 incarnation.hard_scope.deadline = trio.current_time() + self.spec.shutdown
                 if not incarnation.instance.request_stop():
                     incarnation.soft_scope.cancel()
             await incarnation.done.wait()
-        self.state = then
+        self.settle(then)
 
     def kill(self, reason: BaseException | None = None) -> bool:
         """End the current incarnation as if it crashed. False if nothing was running."""
@@ -130,6 +140,11 @@ class Cell:
         incarnation.kill_reason = reason or ActorKilled()
         incarnation.hard_scope.cancel()
         return True
+
+    def settle(self, state: State) -> None:
+        """Record that this cell is down and whether it comes back (`State.RESTARTING`) or
+        not (`State.STOPPED`)."""
+        self.state = state
 
     def describe(self) -> dict[str, Any]:
         shutdown = self.spec.shutdown
@@ -157,15 +172,20 @@ class Cell:
     async def _run(self, incarnation: Incarnation, on_exit: ExitHandler) -> None:
         error: BaseException | None = None
         try:
-            with incarnation.hard_scope:
-                try:
-                    with incarnation.soft_scope:
-                        await self._run_instance(incarnation)
-                    if incarnation.stopping:
-                        await incarnation.instance.on_stop()
-                except Exception as exc:
-                    error = exc
-            if incarnation.hard_scope.cancelled_caught and incarnation.kill_reason is not None:
+            try:
+                with incarnation.hard_scope:
+                    try:
+                        with incarnation.soft_scope:
+                            await self._run_instance(incarnation)
+                        if incarnation.stopping:
+                            await incarnation.instance.on_stop()
+                    except Exception as exc:
+                        error = exc
+            except Exception as exc:
+                # What a group holds once the hard scope has taken out its own Cancelled:
+                # a task of the actor that failed while the kill was tearing it down.
+                error = exc
+            if incarnation.kill_reason is not None and incarnation.hard_scope.cancelled_caught:
                 error = incarnation.kill_reason
         finally:
             incarnation.settled.set()
@@ -177,12 +197,18 @@ class Cell:
             else:
                 logger.error("%s crashed: %s", self.name, self.last_error, exc_info=error)
         if not incarnation.stopping:
-            self.ended_normally = error is None
+            # Until its supervisor acts on the report: tells still queue for a child that
+            # is coming back, and fail at once for one that is not.
+            will_restart = self.parent is not None and restarts_after(self.spec.restart, error)
+            self.finished = self.parent is not None and not will_restart
+            self.settle(State.RESTARTING if will_restart else State.STOPPED)
             on_exit(self, incarnation, error)
 
 
 class ActorCell(Cell):
-    """An actor's cell owns its mailbox, so messages wait through a restart."""
+    """An actor's cell owns its mailbox, so messages wait through a restart. When the actor
+    is stopped for good the mailbox is closed: the asks still in it fail and blocked
+    senders wake with `ActorUnavailable`, instead of waiting for an actor that is gone."""
 
     spec: ActorSpec
 
@@ -192,13 +218,43 @@ class ActorCell(Cell):
         super().__init__(spec, parent)
         self.deadlines = deadlines
         self.mailbox_send, self.mailbox_receive = trio.open_memory_channel[Any](spec.mailbox_size)
+        self.mailbox_closed = False
         self.ref = ActorRef(self)
+
+    def start(self, nursery: trio.Nursery, on_exit: ExitHandler) -> Incarnation:
+        if self.mailbox_closed:  # stopped for good once, started again after all
+            self.mailbox_send, self.mailbox_receive = trio.open_memory_channel[Any](
+                self.spec.mailbox_size
+            )
+            self.mailbox_closed = False
+        return super().start(nursery, on_exit)
+
+    def settle(self, state: State) -> None:
+        super().settle(state)
+        if state is State.STOPPED:
+            self._close_mailbox()
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info["mailbox_depth"] = self.ref.mailbox_depth
         info["mailbox_size"] = self.spec.mailbox_size
         return info
+
+    def _close_mailbox(self) -> None:
+        self.mailbox_closed = True
+        self.mailbox_send.close()
+        dropped = 0
+        while True:
+            try:
+                message = self.mailbox_receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            if type(message) is Ask:
+                message.abandon(ActorUnavailable(f"{self.name} stopped before answering"))
+            else:
+                dropped += 1
+        if dropped:
+            logger.warning("%s stopped for good with %d message(s) unhandled", self.name, dropped)
 
     def _make_instance(self) -> Actor:
         actor = self.spec.factory()
@@ -212,11 +268,16 @@ class ActorCell(Cell):
 
 
 def restarts_after(restart: Restart, error: BaseException | None) -> bool:
-    """OTP: permanent children always come back, transient ones only after a crash,
+    """OTP: permanent children always come back; transient ones after a crash, but not
+    after a normal return nor after a supervisor gave up (OTP's exit reason ``shutdown``);
     temporary ones never."""
     if restart is Restart.PERMANENT:
         return True
-    return restart is Restart.TRANSIENT and error is not None
+    return (
+        restart is Restart.TRANSIENT
+        and error is not None
+        and not isinstance(error, SupervisorGaveUp)
+    )
 
 
 def _summarise(error: BaseException) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
 from ._cell import Cell, Incarnation, State, restarts_after
-from ._errors import ActorUnavailable, SupervisorGaveUp
+from ._errors import ActorKilled, ActorUnavailable, SupervisorGaveUp
 from ._spec import Restart, Strategy, SupervisorSpec
 
 
@@ -22,9 +22,27 @@ class SupervisorCell(Cell):
     kind = "supervisor"
     spec: SupervisorSpec
 
-    def __init__(self, spec: SupervisorSpec, parent: SupervisorCell | None) -> None:
+    def __init__(
+        self,
+        spec: SupervisorSpec,
+        parent: SupervisorCell | None,
+        forget: Callable[[Cell], None],
+    ) -> None:
         super().__init__(spec, parent)
         self.children: list[Cell] = []
+        self.forget = forget  # frees a name that will never run again
+
+    def settle(self, state: State) -> None:
+        """A supervisor's fate is its whole subtree's: they come back together or not."""
+        super().settle(state)
+        for child in self.children:
+            child.settle(state)
+
+    def drop(self, child: Cell) -> None:
+        """Remove a temporary child that ended: OTP forgets it, and so does the registry."""
+        child.settle(State.STOPPED)
+        self.children.remove(child)
+        self.forget(child)
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -67,9 +85,7 @@ class Supervisor:
     def __init__(self, cell: SupervisorCell) -> None:
         self._cell = cell
         self._spec = cell.spec
-        self._events_send, self._events = trio.open_memory_channel[_Exited | _AddChild](
-            math.inf
-        )
+        self._events_send, self._events = trio.open_memory_channel[_Exited | _AddChild](math.inf)
         self._restart_times: deque[float] = deque()
         self._nursery: trio.Nursery | None = None
 
@@ -82,9 +98,7 @@ class Supervisor:
     def describe(self) -> dict[str, Any]:
         return {}
 
-    async def run(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start the children, then supervise them until cancelled or given up.
 
         Raises `SupervisorGaveUp` when restarts exceed the intensity. However it ends, the
@@ -112,9 +126,18 @@ class Supervisor:
                 self._events_send.close()
                 self._refuse_pending_additions()
                 with trio.CancelScope(shield=True):
-                    await self._stop(reversed(self._cell.children), then=State.STOPPED)
+                    await self._stop(reversed(self._cell.children), then=self._fate(gave_up))
         if gave_up is not None:
             raise gave_up
+
+    def _fate(self, gave_up: SupervisorGaveUp | None) -> State:
+        """Whether this supervisor, and so its children, will be started again."""
+        incarnation = self._cell.incarnation
+        if incarnation is not None and incarnation.stopping:
+            return incarnation.fate
+        reason = gave_up or ActorKilled()  # a kill, or a crash of this supervisor's own
+        comes_back = self._cell.parent is not None and restarts_after(self._spec.restart, reason)
+        return State.RESTARTING if comes_back else State.STOPPED
 
     async def add_child(self, cell: Cell) -> None:
         """Append ``cell`` to the children and start it (OTP ``start_child``).
@@ -146,7 +169,9 @@ class Supervisor:
         incarnation = cell.start(self._nursery, self._report_exit)
         await incarnation.settled.wait()
 
-    def _report_exit(self, cell: Cell, incarnation: Incarnation, error: BaseException | None) -> None:
+    def _report_exit(
+        self, cell: Cell, incarnation: Incarnation, error: BaseException | None
+    ) -> None:
         try:
             self._events_send.send_nowait(_Exited(cell, incarnation, error))
         except trio.ClosedResourceError:
@@ -157,11 +182,9 @@ class Supervisor:
         if cell.incarnation is not event.incarnation:
             return  # an incarnation already replaced while this report waited
         if not restarts_after(cell.spec.restart, event.error):
-            cell.state = State.STOPPED
             if cell.spec.restart is Restart.TEMPORARY:
-                self._cell.children.remove(cell)
+                self._cell.drop(cell)
             return
-        cell.state = State.RESTARTING
         self._count_restart(cell, event.error)
         children = self._cell.children
         strategy = self._spec.strategy
@@ -170,13 +193,12 @@ class Supervisor:
         elif strategy is Strategy.ONE_FOR_ALL:
             to_restart = list(children)
         else:
-            to_restart = children[children.index(cell):]
+            to_restart = children[children.index(cell) :]
         await self._stop(reversed(to_restart), then=State.RESTARTING)
         for child in to_restart:
             if child.spec.restart is Restart.TEMPORARY and child is not cell:
                 # OTP: a temporary child stopped because a sibling crashed is not restarted.
-                child.state = State.STOPPED
-                children.remove(child)
+                self._cell.drop(child)
             else:
                 await self._start(child)
 

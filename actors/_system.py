@@ -10,7 +10,7 @@ from ._actor import ActorRef
 from ._cell import ActorCell, Cell, Incarnation, State
 from ._deadlines import AskDeadlines
 from ._errors import ActorUnavailable, NoSuchActor, SupervisorGaveUp
-from ._spec import ActorSpec, ChildSpec, Restart, SupervisorSpec
+from ._spec import ActorSpec, ChildSpec, SupervisorSpec
 from ._supervisor import Supervisor, SupervisorCell
 
 
@@ -29,7 +29,9 @@ class ActorSystem:
         assert isinstance(self._root, SupervisorCell)
         self._root_error: BaseException | None = None
 
-    async def run(self, *, task_status: trio.TaskStatus[ActorSystem] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[ActorSystem] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Run the tree until `shutdown` (returns) or until the root supervisor gives up or is
         killed (raises `SupervisorGaveUp` carrying the reason).
 
@@ -106,12 +108,21 @@ class ActorSystem:
 
     def unavailable(self) -> list[str]:
         """Names that should be running and are not (starting, restarting, stopped after
-        their supervisor gave up): empty when the tree is whole."""
-        return [
-            name
-            for name, cell in self._cells.items()
-            if cell.state is not State.RUNNING and not _done_for_good(cell)
-        ]
+        their supervisor gave up): empty when the tree is whole. A transient child that
+        finished, or a temporary one, is done rather than missing, and so is its subtree."""
+        missing: list[str] = []
+
+        def visit(cell: Cell) -> None:
+            if cell.finished:
+                return
+            if cell.state is not State.RUNNING:
+                missing.append(cell.name)
+            if isinstance(cell, SupervisorCell):
+                for child in cell.children:
+                    visit(child)
+
+        visit(self._root)
+        return missing
 
     def _cell(self, name: str) -> Cell:
         try:
@@ -127,7 +138,7 @@ class ActorSystem:
             cell = ActorCell(spec, parent, self._deadlines)
             self._cells[spec.name] = cell
         else:
-            supervisor = SupervisorCell(spec, parent)
+            supervisor = SupervisorCell(spec, parent, self._forget)
             self._cells[spec.name] = supervisor
             try:
                 supervisor.children = [self._build(child, supervisor) for child in spec.children]
@@ -139,18 +150,11 @@ class ActorSystem:
 
     def _forget(self, cell: Cell) -> None:
         self._cells.pop(cell.name, None)
-        for child in getattr(cell, "children", ()):
-            self._forget(child)
+        if isinstance(cell, SupervisorCell):
+            for child in cell.children:
+                self._forget(child)
 
-    def _root_exited(self, cell: Cell, incarnation: Incarnation, error: BaseException | None) -> None:
-        cell.state = State.STOPPED
-        self._root_error = error
-
-
-def _done_for_good(cell: Cell) -> bool:
-    """A transient child that returned normally, or a temporary one that ended, is finished,
-    not missing."""
-    restart = cell.spec.restart
-    return cell.state is State.STOPPED and (
-        restart is Restart.TEMPORARY or (restart is Restart.TRANSIENT and cell.ended_normally)
-    )
+    def _root_exited(
+        self, cell: Cell, incarnation: Incarnation, error: BaseException | None
+    ) -> None:
+        self._root_error = error  # nobody restarts the root: the system ends with it

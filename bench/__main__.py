@@ -11,7 +11,8 @@ def main() -> None:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     scenarios = top.add_subparsers(dest="scenario", required=True, metavar="SCENARIO")
     runtime = scenarios.add_parser(
-        "actors", help="tell/ask and the event log against raw trio channels")
+        "actors", help="tell/ask and the event log against raw trio channels"
+    )
     runtime.add_argument("--messages", type=int, default=200_000, help="per tell/ask run")
     runtime.add_argument("--events", type=int, default=200_000, help="per log run")
     runtime.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")

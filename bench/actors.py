@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import trio
@@ -103,7 +104,9 @@ class Counter(Actor):
 
 
 async def with_counter(body: Callable[[ActorSystem], Awaitable[float]]) -> float:
-    system = ActorSystem(SupervisorSpec("root", [ActorSpec("counter", Counter, mailbox_size=MAILBOX)]))
+    system = ActorSystem(
+        SupervisorSpec("root", [ActorSpec("counter", Counter, mailbox_size=MAILBOX)])
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         rate = await body(system)
@@ -179,21 +182,43 @@ async def log_end_to_end(
 
 
 async def measure(messages: int, events: int, repeat: int) -> list[Row]:
-    channel = await median_rate(repeat, lambda: raw_channel(messages))
-    rows = [Row("tell (1 sender)", await median_rate(repeat, lambda: tells(messages)),
-                "memory channel send/receive", channel)]
+    channel = await median_rate(repeat, partial(raw_channel, messages))
+    rows = [
+        Row(
+            "tell (1 sender)",
+            await median_rate(repeat, partial(tells, messages)),
+            "memory channel send/receive",
+            channel,
+        )
+    ]
     for clients in (1, 64):
-        ceiling = await median_rate(repeat, lambda: raw_round_trips(messages // 2, clients))
-        rate = await median_rate(repeat, lambda: asks(messages // 2, clients))
-        rows.append(Row(f"ask ({clients} askers)", rate,
-                        f"channel + Event round trip ({clients})", ceiling))
+        ceiling = await median_rate(repeat, partial(raw_round_trips, messages // 2, clients))
+        rate = await median_rate(repeat, partial(asks, messages // 2, clients))
+        rows.append(
+            Row(f"ask ({clients} askers)", rate, f"channel + Event round trip ({clients})", ceiling)
+        )
     # Publishers stand for concurrent requests: more of them give each partition actor more
     # appends per wake-up, so throughput rises with load.
     for publishers in (16, 64, 256):
-        log_rate = await median_rate(repeat, lambda: log_end_to_end(
-            events, partitions=100, publishers=publishers, members=4, keys=10_000))
-        rows.append(Row(f"log e2e, {publishers} publishers", log_rate,
-                        "memory channel send/receive", channel))
+        log_rate = await median_rate(
+            repeat,
+            partial(
+                log_end_to_end,
+                events,
+                partitions=100,
+                publishers=publishers,
+                members=4,
+                keys=10_000,
+            ),
+        )
+        rows.append(
+            Row(
+                f"log e2e, {publishers} publishers",
+                log_rate,
+                "memory channel send/receive",
+                channel,
+            )
+        )
     return rows
 
 
@@ -203,8 +228,10 @@ def report(rows: list[Row]) -> str:
         "-" * 100,
     ]
     for row in rows:
-        lines.append(f"{row.name:<30} {row.rate:>10,.0f}   {row.ceiling_name:<38} "
-                     f"{row.ceiling:>10,.0f}  {row.ratio:5.2f}")
+        lines.append(
+            f"{row.name:<30} {row.rate:>10,.0f}   {row.ceiling_name:<38} "
+            f"{row.ceiling:>10,.0f}  {row.ratio:5.2f}"
+        )
     return "\n".join(lines)
 
 

@@ -29,12 +29,23 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="serve the API (the default command)")
     run.add_argument("--host", help="address to listen on (CHIRP_HOST; default 127.0.0.1)")
     run.add_argument("--port", type=int, help="port, 0 for any free one (CHIRP_PORT; default 8000)")
-    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                     help="(CHIRP_LOG_LEVEL; default info)")
-    run.add_argument("--admin-token", help="bearer token for /admin (CHIRP_ADMIN_TOKEN, which "
-                     "keeps it out of the process list; generated and printed when unset)")
-    run.add_argument("--partitions", action="append", metavar="TOPIC=N", default=[],
-                     help="partitions of a topic, repeatable (CHIRP_PARTITIONS as JSON)")
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="(CHIRP_LOG_LEVEL; default info)",
+    )
+    run.add_argument(
+        "--admin-token",
+        help="bearer token for /admin (CHIRP_ADMIN_TOKEN, which "
+        "keeps it out of the process list; generated and printed when unset)",
+    )
+    run.add_argument(
+        "--partitions",
+        action="append",
+        metavar="TOPIC=N",
+        default=[],
+        help="partitions of a topic, repeatable (CHIRP_PARTITIONS as JSON)",
+    )
     return top
 
 
@@ -42,8 +53,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Flags given on the command line override the environment."""
     overrides: dict[str, object] = {
         name: value
-        for name, value in (("host", args.host), ("port", args.port),
-                            ("log_level", args.log_level), ("admin_token", args.admin_token))
+        for name, value in (
+            ("host", args.host),
+            ("port", args.port),
+            ("log_level", args.log_level),
+            ("admin_token", args.admin_token),
+        )
         if value is not None
     }
     if args.partitions:

@@ -35,8 +35,10 @@ class _CloseConnectionsWhileDraining:
 
         async def send_closing(message: Any) -> None:
             if message["type"] == "http.response.start" and self._draining.is_set():
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"connection", b"close")]}
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"connection", b"close")],
+                }
             await send(message)
 
         await self._app(scope, receive, send_closing)
@@ -76,7 +78,9 @@ class HttpServer(Actor):
         self._stop.set()
         return True
 
-    async def run(self, mailbox: Any, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, mailbox: Any, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         config = Config()
         # hypercorn closes what it serves when it stops; it gets a duplicate, so the
         # process's listening socket stays open for the next incarnation.

@@ -35,7 +35,8 @@ def assemble(settings: Settings) -> Chirp:
     """Build the backends, the supervision tree (without HTTP) and the app from settings."""
     generated = settings.admin_token is None
     admin_token = (
-        secrets.token_urlsafe(32) if settings.admin_token is None
+        secrets.token_urlsafe(32)
+        if settings.admin_token is None
         else settings.admin_token.get_secret_value()
     )
     log = MemoryEventLog(

@@ -42,7 +42,9 @@ class Consumer(Actor):
         self._positions: dict[int, int] = {}
         self._lag = 0
 
-    async def run(self, mailbox: Any, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, mailbox: Any, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         log, group, topic = self._log, self._group, self._topic
         positions = self._positions
         for partition in self._partitions:
@@ -56,7 +58,10 @@ class Consumer(Actor):
                 advanced[record.partition] = record.offset + 1
             for partition, offset in advanced.items():
                 await log.commit(group, topic, partition, offset)
-                positions[partition] = offset
+            # The partitions just served go to the back of the order, so when one fetch
+            # cannot hold them all, the others come first next time.
+            waiting = {p: o for p, o in positions.items() if p not in advanced}
+            positions = self._positions = waiting | advanced
             self._lag = sum(end_offsets[p] - positions[p] for p in end_offsets)
 
     def describe(self) -> dict[str, Any]:

@@ -69,9 +69,12 @@ class EventLog(Protocol):
         timeout: float | None = None,
     ) -> Fetched:
         """Records from each partition in ``positions`` (partition → next offset wanted), at
-        most ``max_records`` in all, shared fairly. Waits up to ``timeout`` seconds (None:
+        most ``max_records`` in all: an equal share each first, then whatever room is left,
+        in the order ``positions`` gives (callers rotate it, as Kafka's consumers do, so no
+        partition waits behind the others for ever). Waits up to ``timeout`` seconds (None:
         until there are some; 0: not at all) when there are none yet. A position older than
-        the partition's retained start reads from that start (retention removed the rest)."""
+        the partition's retained start reads from that start (retention removed the rest).
+        Raises `ValueError` for a partition that does not exist or a position past the end."""
         ...
 
     async def commit(self, group: str, topic: str, partition: int, offset: int) -> None:

@@ -22,7 +22,9 @@ async def test_shutdown_drains_the_request_in_flight_and_refuses_new_ones() -> N
     entered, release, answered, stop = trio.Event(), trio.Event(), trio.Event(), trio.Event()
     answers: list[httpx.Response] = []
     async with trio.open_nursery() as nursery:
-        running: Running = await nursery.start(partial(serve, settings(), shutdown_trigger=stop.wait))
+        running: Running = await nursery.start(
+            partial(serve, settings(), shutdown_trigger=stop.wait)
+        )
 
         async def slow() -> dict[str, str]:
             entered.set()

@@ -28,7 +28,10 @@ async def chirp_process(*args: str, **env: str) -> AsyncIterator[tuple[trio.Proc
     environment.update(env)
     process = await trio.lowlevel.open_process(
         [sys.executable, str(ROOT / "main.py"), "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=environment,
+        cwd=ROOT,
     )
     assert process.stdout is not None
     lines: list[str] = []
@@ -64,8 +67,10 @@ async def test_main_serves_healthz_and_stops_cleanly_on_sigterm() -> None:
             refused = await client.post("/admin/actors/log.like_added.3/kill")
             assert refused.status_code == 401
             assert refused.headers["content-type"] == "application/problem+json"
-            killed = await client.post("/admin/actors/log.like_added.3/kill",
-                                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+            killed = await client.post(
+                "/admin/actors/log.like_added.3/kill",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
             assert killed.status_code == 202
         process.send_signal(signal.SIGTERM)
         with trio.fail_after(START_LIMIT):
@@ -103,7 +108,9 @@ async def test_python_dash_m_chirp_is_the_same_command() -> None:
 async def test_bad_configuration_is_refused_with_a_clear_message() -> None:
     result = await trio.run_process(
         [sys.executable, str(ROOT / "main.py"), "--port", "70000"],
-        capture_stderr=True, check=False, cwd=ROOT,
+        capture_stderr=True,
+        check=False,
+        cwd=ROOT,
     )
     assert result.returncode == 2
     assert b"bad configuration" in result.stderr and b"port" in result.stderr

@@ -30,9 +30,11 @@ def operations_routes(operations: OperationsService) -> Blueprint:
         missing = operations.unavailable()
         if missing:
             return problem(
-                503, "Service Unavailable",
+                503,
+                "Service Unavailable",
                 f"{len(missing)} actor(s) are not running yet; retry shortly",
-                headers={"Retry-After": "1"}, unavailable=missing,
+                headers={"Retry-After": "1"},
+                unavailable=missing,
             )
         return {"status": "ready"}
 

@@ -72,7 +72,8 @@ def install_problem_handlers(app: Quart) -> None:
         if status == 404:
             detail = f"no resource at {request.path}"
         elif status == 405:
-            detail = f"{request.method} is not allowed on {request.path}; use {headers.get('Allow', 'another method')}"
+            allowed = headers.get("Allow", "another method")
+            detail = f"{request.method} is not allowed on {request.path}; use {allowed}"
         return problem(status, error.name, detail, headers=headers)
 
     @app.errorhandler(Exception)

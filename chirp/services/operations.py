@@ -37,7 +37,9 @@ class OperationsService:
         try:
             self._system.kill(name)
         except NoSuchActor:
-            raise NotFound(f"there is no actor named {name!r}; GET /admin/actors lists them") from None
+            raise NotFound(
+                f"there is no actor named {name!r}; GET /admin/actors lists them"
+            ) from None
         except ActorUnavailable:
             raise Conflict(f"{name} is not running, so it cannot be killed now") from None
         return {"name": name, "killed": True, "restarts": self._system.restarts(name)}

@@ -35,7 +35,8 @@ class MemoryEventLog:
     which were never acknowledged. Committed offsets live here, beside the partitions, as
     Kafka keeps them in ``__consumer_offsets`` rather than in its consumers.
 
-    Build the actors with `supervisor_spec`, start the system, then `attach` it.
+    Build the actors with `supervisor_spec`, then `attach` the system built from it before
+    publishing.
     """
 
     def __init__(
@@ -85,7 +86,7 @@ class MemoryEventLog:
             ActorSpec(
                 f"{self._name}.retention",
                 lambda: RetentionTicker(
-                    [ref for refs in self._refs.values() for ref in refs],
+                    lambda: [ref for refs in self._refs.values() for ref in refs],
                     self._retention.check_interval,
                 ),
             )
@@ -121,6 +122,10 @@ class MemoryEventLog:
         timeout: float | None = None,
     ) -> Fetched:
         logs = self._logs(topic)
+        for partition, offset in positions.items():
+            self._partition(topic, logs, partition)
+            if offset > logs[partition].end_offset:
+                raise ValueError(f"offset {offset} is past the end of {topic}[{partition}]")
         await trio.lowlevel.checkpoint()
         fetched = self._read(topic, logs, positions, max_records)
         if fetched.records or timeout == 0 or not positions:
@@ -137,13 +142,15 @@ class MemoryEventLog:
         return self._read(topic, logs, positions, max_records)
 
     async def commit(self, group: str, topic: str, partition: int, offset: int) -> None:
-        log = self._logs(topic)[partition]
+        log = self._partition(topic, self._logs(topic), partition)
         if not 0 <= offset <= log.end_offset:
-            raise ValueError(f"offset {offset} is outside {topic}[{partition}] (0..{log.end_offset})")
+            raise ValueError(
+                f"offset {offset} is outside {topic}[{partition}] (0..{log.end_offset})"
+            )
         self._committed[(group, topic, partition)] = offset
 
     async def committed(self, group: str, topic: str, partition: int) -> int:
-        self._logs(topic)[partition]  # raise for unknown topics and partitions
+        self._partition(topic, self._logs(topic), partition)
         return self._committed.get((group, topic, partition), 0)
 
     async def end_offsets(self, topic: str) -> list[int]:
@@ -160,6 +167,12 @@ class MemoryEventLog:
             return self._partitions[topic]
         except KeyError:
             raise UnknownTopic(topic) from None
+
+    @staticmethod
+    def _partition(topic: str, logs: list[PartitionLog], partition: int) -> PartitionLog:
+        if not 0 <= partition < len(logs):
+            raise ValueError(f"{topic} has partitions 0..{len(logs) - 1}, not {partition}")
+        return logs[partition]
 
     @staticmethod
     def _read(

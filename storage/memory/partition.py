@@ -22,6 +22,12 @@ class Retention:
     check_interval: float = 300.0  # as Kafka's log.retention.check.interval.ms
     segment_records: int = 4096
 
+    @property
+    def segment_bytes(self) -> float:
+        """A segment also rolls at an eighth of ``max_bytes``, so dropping whole segments
+        keeps a partition within its size limit give or take one segment."""
+        return self.max_bytes / 8 if self.max_bytes is not None else float("inf")
+
 
 class _Segment:
     """Consecutive records from ``base``: parallel lists, cheaper than an object each."""
@@ -60,7 +66,10 @@ class PartitionLog:
 
     def append(self, key: str, payload: bytes, timestamp: float) -> int:
         segment = self._segments[-1]
-        if len(segment.keys) >= self.retention.segment_records:
+        if (
+            len(segment.keys) >= self.retention.segment_records
+            or segment.size >= self.retention.segment_bytes
+        ):
             segment = _Segment(self.end_offset)
             self._segments.append(segment)
             self._bases.append(segment.base)
@@ -88,8 +97,15 @@ class PartitionLog:
         while offset < end:
             segment = self._segments[index]
             first, last = offset - segment.base, min(len(segment.keys), end - segment.base)
-            out.extend(zip(range(offset, segment.base + last), segment.keys[first:last],
-                           segment.timestamps[first:last], segment.payloads[first:last]))
+            out.extend(
+                zip(
+                    range(offset, segment.base + last),
+                    segment.keys[first:last],
+                    segment.timestamps[first:last],
+                    segment.payloads[first:last],
+                    strict=True,
+                )
+            )
             offset = segment.base + last
             index += 1
         return out
@@ -133,7 +149,10 @@ class PartitionActor(Actor):
             return None
         key, payload = message
         offset = self._log.append(key, payload, self._clock())
-        if self._log.retention.max_bytes is not None and self._log.size > self._log.retention.max_bytes:
+        if (
+            self._log.retention.max_bytes is not None
+            and self._log.size > self._log.retention.max_bytes
+        ):
             self._log.enforce_retention(self._clock())
         return offset
 
@@ -152,13 +171,15 @@ class RetentionTicker(Actor):
     """Asks every partition to enforce retention every ``interval`` seconds, as Kafka's log
     cleaner checks on a timer: an idle partition must age out too."""
 
-    def __init__(self, partitions: list[Any], interval: float) -> None:
+    def __init__(self, partitions: Callable[[], list[Any]], interval: float) -> None:
         self._partitions = partitions
         self._interval = interval
 
-    async def run(self, mailbox: Any, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, mailbox: Any, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         task_status.started()
         while True:
             await trio.sleep(self._interval)
-            for partition in self._partitions:
+            for partition in self._partitions():
                 await partition.tell(ENFORCE_RETENTION)

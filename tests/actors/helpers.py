@@ -87,5 +87,3 @@ async def started(nursery: trio.Nursery, root: SupervisorSpec) -> ActorSystem:
 
 def restarts(system: ActorSystem, *names: str) -> dict[str, int]:
     return {name: system.restarts(name) for name in names}
-
-

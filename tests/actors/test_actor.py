@@ -141,7 +141,11 @@ async def test_introspection_reports_state_depth_restarts_and_errors(
     await trio.testing.wait_all_tasks_blocked()
     tree = system.tree()
     assert (tree["name"], tree["kind"], tree["state"], tree["strategy"]) == (
-        "root", "supervisor", "running", "one_for_one")
+        "root",
+        "supervisor",
+        "running",
+        "one_for_one",
+    )
     a, sub = tree["children"]
     assert a["kind"] == "actor" and a["type"] == "Recorder"
     assert (a["state"], a["restarts"], a["last_error"]) == ("running", 1, "Crash: oops")
@@ -187,12 +191,13 @@ async def test_telling_an_actor_stopped_for_good_fails_fast(nursery: trio.Nurser
     system = await started(
         nursery, supervisor("root", [recorder("t", journal, restart=Restart.TEMPORARY)])
     )
+    ref = system.ref("t")
     system.kill("t")
     await trio.testing.wait_all_tasks_blocked()
     with pytest.raises(ActorUnavailable):
-        await system.ref("t").ask("ping")
+        await ref.ask("ping")
     with pytest.raises(ActorUnavailable):
-        system.kill("t")
+        await ref.tell("ping")
 
 
 async def test_ask_waiting_for_mailbox_room_times_out_too(

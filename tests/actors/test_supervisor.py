@@ -11,6 +11,7 @@ from actors import (
     ActorSpec,
     ActorSystem,
     ActorUnavailable,
+    NoSuchActor,
     Restart,
     Strategy,
     SupervisorGaveUp,
@@ -112,12 +113,17 @@ async def test_temporary_child_is_never_restarted_and_leaves_the_tree(
             Strategy.ONE_FOR_ALL,
         ),
     )
+    temporary = system.ref("t")
     await crash(system, "t")
-    assert system.state("t") == "stopped"
     assert [child["name"] for child in system.tree()["children"]] == ["a"]
     assert system.restarts("a") == 0, "a temporary child's end restarts nobody"
     with pytest.raises(ActorUnavailable):
-        await system.ref("t").tell("ping")
+        await temporary.tell("ping")
+    with pytest.raises(NoSuchActor):
+        system.ref("t")
+    # Its name is free again.
+    await system.spawn(recorder("t", journal, restart=Restart.TEMPORARY), parent="root")
+    assert await system.ref("t").ask("ping") == "pong"
 
 
 async def test_temporary_sibling_stopped_by_one_for_all_is_not_restarted(
@@ -237,7 +243,10 @@ async def test_shutdown_timeout_cancels_a_child_that_will_not_stop(
         nursery,
         supervisor(
             "root",
-            [recorder("first", journal), ActorSpec("stubborn", lambda: Stubborn(journal), shutdown=3.0)],
+            [
+                recorder("first", journal),
+                ActorSpec("stubborn", lambda: Stubborn(journal), shutdown=3.0),
+            ],
         ),
     )
     before = trio.current_time()
@@ -257,7 +266,9 @@ class Draining(Actor):
         self.finish.set()
         return True
 
-    async def run(self, mailbox: object, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, mailbox: object, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         task_status.started()
         await self.finish.wait()
         await trio.sleep(1.0)  # the drain takes a while, within its shutdown budget

@@ -99,7 +99,10 @@ async def test_killing_an_actor_through_the_api_restarts_it(chirp: Chirp) -> Non
     tree = await (await client.get("/admin/actors", headers=admin())).get_json()
     partition = find(tree, PARTITION)
     assert (partition["state"], partition["restarts"], partition["last_error"]) == (
-        "running", 1, "killed")
+        "running",
+        1,
+        "killed",
+    )
     # It serves again: appends to its partition are acknowledged.
     key = next(k for k in range(100) if partition_for(k, 4) == 1)
     assert await chirp.log.publish("tweet_created", key, "after") == (1, 0)

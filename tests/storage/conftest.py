@@ -40,7 +40,9 @@ def start_memory_log(nursery: trio.Nursery) -> StartLog:
 
 
 @pytest.fixture(params=["memory"])
-async def event_log(request: pytest.FixtureRequest, start_memory_log: StartLog) -> AsyncIterator[Any]:
+async def event_log(
+    request: pytest.FixtureRequest, start_memory_log: StartLog
+) -> AsyncIterator[Any]:
     """Every `EventLog` backend, for the contract tests (more backends join this list)."""
     log, _ = await start_memory_log({"tweets": 8, "likes": 4})
     yield log

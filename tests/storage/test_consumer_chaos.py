@@ -47,8 +47,15 @@ async def test_every_acknowledged_event_is_applied_in_key_order_despite_kills(
 
     log, system = await start_memory_log({"events": PARTITIONS})
     await system.spawn(
-        consumer_group(log, group="g", topic="events", members=MEMBERS, handler=apply,
-                       max_records=64, max_restarts=10_000),
+        consumer_group(
+            log,
+            group="g",
+            topic="events",
+            members=MEMBERS,
+            handler=apply,
+            max_records=64,
+            max_restarts=10_000,
+        ),
         parent="root",
     )
     original_commit = log.commit
@@ -104,10 +111,12 @@ async def test_every_acknowledged_event_is_applied_in_key_order_despite_kills(
     extra = {event: n - 1 for event, n in deliveries.items() if n > 1}
     assert extra, "kills mid-batch must have caused some redelivery"
     assert all(n <= kills_in_flight[event] for event, n in extra.items()), (
-        "an event is delivered again at most once per kill that caught it in flight")
+        "an event is delivered again at most once per kill that caught it in flight"
+    )
     assert await log.lag("g", "events") == [0] * PARTITIONS
     assert [await log.committed("g", "events", p) for p in range(PARTITIONS)] == (
-        await log.end_offsets("events"))
+        await log.end_offsets("events")
+    )
     tree = system.tree()
     group_tree = next(c for c in tree["children"] if c["name"] == "g.events")
     assert sum(member["restarts"] for member in group_tree["children"]) == kills

@@ -10,7 +10,9 @@ from storage.partitioning import partition_for
 from storage.protocols import EventLog, UnknownTopic
 
 
-async def test_publish_acknowledges_with_the_keys_partition_and_next_offset(event_log: EventLog) -> None:
+async def test_publish_acknowledges_with_the_keys_partition_and_next_offset(
+    event_log: EventLog,
+) -> None:
     acks = [await event_log.publish("tweets", "user-7", {"n": n}) for n in range(3)]
     partition = partition_for("user-7", 8)
     assert acks == [(partition, 0), (partition, 1), (partition, 2)]
@@ -102,7 +104,9 @@ async def test_unknown_topics_are_refused(event_log: EventLog) -> None:
         await event_log.lag("g", "nope")
 
 
-async def test_unserialisable_events_are_refused_before_anything_is_appended(event_log: EventLog) -> None:
+async def test_unserialisable_events_are_refused_before_anything_is_appended(
+    event_log: EventLog,
+) -> None:
     with pytest.raises(TypeError):
         await event_log.publish("tweets", "k", {"when": object()})
     assert sum(await event_log.end_offsets("tweets")) == 0

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 import trio
 import trio.testing
 
+from storage.consumer import consumer_group
 from storage.memory import Retention
 from storage.partitioning import partition_for
-from storage.protocols import LogUnavailable
+from storage.protocols import LogUnavailable, Record
 
 from .conftest import StartLog, WallClock
 
@@ -73,17 +76,58 @@ async def test_retention_by_age_drops_old_segments_and_readers_resume_at_the_sta
 
 
 async def test_retention_by_size_keeps_the_newest_segments(start_memory_log: StartLog) -> None:
-    payload = "x" * 100
-    retention = Retention(max_bytes=2_000, segment_records=5)
-    log, _ = await start_memory_log({"t": 1}, retention=retention)
-    for n in range(60):
-        await log.publish("t", "k", {"n": n, "pad": payload})
+    record_bytes = 1 + 115  # the key "k" and the msgpack payload below
+    per_segment = 3  # a segment rolls once it holds an eighth of max_bytes: 3 × 116 ≥ 250
+    log, _ = await start_memory_log({"t": 1}, retention=Retention(max_bytes=2_000))
+    for n in range(600):
+        await log.publish("t", "k", {"n": f"{n:05}", "pad": "x" * 100})
     records, _ = await log.fetch("t", {0: 0}, timeout=0)
-    assert records[-1].value["n"] == 59
-    assert records[0].offset % 5 == 0, "whole segments go"
-    record_bytes = 1 + 110  # the key "k" and the msgpack payload
-    # Within the limit, and dropping one more segment would have been too many.
-    assert len(records) * record_bytes <= 2_000 < (len(records) + 5) * record_bytes
+    assert records[-1].value["n"] == "00599"
+    assert records[0].offset % per_segment == 0, "whole segments go"
+    # Within the limit, and keeping one segment fewer would have been needlessly little.
+    kept = len(records) * record_bytes
+    assert kept <= 2_000 < kept + per_segment * record_bytes
+
+
+async def test_a_consumer_serves_every_partition_when_one_fetch_cannot_hold_them_all(
+    start_memory_log: StartLog, nursery: trio.Nursery
+) -> None:
+    log, system = await start_memory_log({"t": 20})
+    keys: dict[int, int] = {}
+    for key in range(1000):
+        keys.setdefault(partition_for(key, 20), key)
+    for _ in range(5):
+        for key in keys.values():
+            await log.publish("t", key, "x")
+    batches: list[set[int]] = []
+
+    async def apply(records: Sequence[Record]) -> None:
+        batches.append({r.partition for r in records})
+
+    await system.spawn(
+        consumer_group(log, group="g", topic="t", members=1, handler=apply, max_records=10),
+        parent="root",
+    )
+    await trio.testing.wait_all_tasks_blocked()
+    assert len(batches) == 10, "100 events, 10 at a time"
+    assert batches[0] | batches[1] == set(range(20)), "the second fetch serves the rest first"
+    assert await log.lag("g", "t") == [0] * 20
+
+
+async def test_partitions_and_positions_outside_the_log_are_refused(
+    start_memory_log: StartLog,
+) -> None:
+    log, _ = await start_memory_log({"t": 2})
+    await log.publish("t", "k", 1)
+    for bad in (-1, 2):
+        with pytest.raises(ValueError):
+            await log.commit("g", "t", bad, 0)
+        with pytest.raises(ValueError):
+            await log.committed("g", "t", bad)
+        with pytest.raises(ValueError):
+            await log.fetch("t", {bad: 0}, timeout=0)
+    with pytest.raises(ValueError, match="past the end"):
+        await log.fetch("t", {partition_for("k", 2): 5})
 
 
 async def test_partition_actors_describe_their_offsets(start_memory_log: StartLog) -> None:
@@ -93,5 +137,9 @@ async def test_partition_actors_describe_their_offsets(start_memory_log: StartLo
     described = {c["name"]: c for c in log_tree["children"]}
     info = described[log.partition_name("t", partition)]
     assert (info["topic"], info["partition"], info["start_offset"], info["end_offset"]) == (
-        "t", partition, 0, 1)
+        "t",
+        partition,
+        0,
+        1,
+    )
     assert "log.retention" in described
