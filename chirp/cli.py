@@ -79,7 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = settings_from(args)
-    except (ValueError, pydantic.ValidationError) as exc:
+    except pydantic.ValidationError as exc:
+        # Without the values given: one of them may be the admin token.
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
+            for error in exc.errors(include_input=False)
+        )
+        print(f"chirp: bad configuration: {problems}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"chirp: bad configuration: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(

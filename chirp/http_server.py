@@ -71,6 +71,7 @@ class HttpServer(Actor):
     def __init__(self, app: QuartTrio, listener: socket.socket, *, grace: float) -> None:
         self._app = app
         self._listener = listener
+        self._url = url_of(listener)  # the listener is closed first thing at shutdown
         self._grace = grace
         self._stop = trio.Event()
 
@@ -93,4 +94,4 @@ class HttpServer(Actor):
         await serve(app, config, shutdown_trigger=self._stop.wait, task_status=task_status)
 
     def describe(self) -> dict[str, Any]:
-        return {"url": url_of(self._listener)}
+        return {"url": self._url}

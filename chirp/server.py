@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 from quart_trio import QuartTrio
@@ -27,8 +27,8 @@ class Chirp:
     log: MemoryEventLog
     services: Services
     app: QuartTrio
-    admin_token: str
-    admin_token_generated: bool
+    admin_token: str = field(repr=False)
+    admin_token_generated: bool = False
 
 
 def assemble(settings: Settings) -> Chirp:
@@ -49,7 +49,15 @@ def assemble(settings: Settings) -> Chirp:
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
     system = ActorSystem(SupervisorSpec("root", [log.supervisor_spec(**intensity)], **intensity))
     log.attach(system)
-    services = Services(operations=OperationsService(system, admin_token))
+    operations = OperationsService(
+        system,
+        admin_token,
+        unkillable={
+            "root": "it is the whole process; stop chirp with SIGTERM instead",
+            "http": "it would cut off the very request asking; kill it from inside",
+        },
+    )
+    services = Services(operations=operations)
     app = create_app(services, max_body_bytes=settings.max_body_bytes)
     return Chirp(settings, system, log, services, app, admin_token, generated)
 

@@ -114,3 +114,16 @@ async def test_bad_configuration_is_refused_with_a_clear_message() -> None:
     )
     assert result.returncode == 2
     assert b"bad configuration" in result.stderr and b"port" in result.stderr
+
+
+async def test_a_rejected_admin_token_is_not_echoed() -> None:
+    result = await trio.run_process(
+        [sys.executable, str(ROOT / "main.py")],
+        capture_stderr=True,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "CHIRP_ADMIN_TOKEN": "short-secret"},
+    )
+    assert result.returncode == 2
+    assert b"admin_token" in result.stderr
+    assert b"short-secret" not in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from typing import Any
 
 from actors import ActorSystem, ActorUnavailable, NoSuchActor
@@ -13,9 +14,18 @@ from .errors import Conflict, Forbidden, NotFound, Unauthorized
 class OperationsService:
     """What an operator may see and do. Every admin call checks the token first."""
 
-    def __init__(self, system: ActorSystem, admin_token: str) -> None:
+    def __init__(
+        self,
+        system: ActorSystem,
+        admin_token: str,
+        *,
+        unkillable: Mapping[str, str] | None = None,
+    ) -> None:
+        """``unkillable`` maps the names the admin API may not kill to the reason, given to
+        whoever tries (the HTTP server cannot kill itself mid-request, say)."""
         self._system = system
         self._admin_token = admin_token.encode()
+        self._unkillable = dict(unkillable or {})
 
     def authorize_admin(self, presented: str | None) -> None:
         """Raise `Unauthorized` without a token, `Forbidden` with a wrong one. Constant-time
@@ -34,6 +44,8 @@ class OperationsService:
 
     def kill(self, name: str) -> dict[str, Any]:
         """Kill ``name`` as if it crashed; its supervisor restarts it per its strategy."""
+        if name in self._unkillable:
+            raise Conflict(f"{name} cannot be killed through the API: {self._unkillable[name]}")
         try:
             self._system.kill(name)
         except NoSuchActor:

@@ -13,7 +13,7 @@ from actors import Actor, ActorSpec
 from chirp.server import Chirp
 from storage.partitioning import partition_for
 
-from .conftest import admin
+from .conftest import ADMIN_TOKEN, admin
 
 PARTITION = "log.tweet_created.1"
 
@@ -33,6 +33,7 @@ async def test_healthz_answers_while_the_process_lives(chirp: Chirp) -> None:
     response = await chirp.app.test_client().get("/healthz")
     assert response.status_code == 200
     assert await response.get_json() == {"status": "ok"}
+    assert ADMIN_TOKEN not in repr(chirp), "the token never shows in a repr (or a log line)"
 
 
 async def test_readyz_is_503_until_every_actor_runs(chirp: Chirp, nursery: trio.Nursery) -> None:
@@ -112,3 +113,13 @@ async def test_killing_an_unknown_actor_is_404(chirp: Chirp) -> None:
     response = await chirp.app.test_client().post("/admin/actors/ghost/kill", headers=admin())
     assert response.status_code == 404
     assert "ghost" in (await response.get_json())["detail"]
+
+
+@pytest.mark.parametrize("name", ["root", "http"])
+async def test_the_api_refuses_to_kill_what_would_cut_off_its_own_request(
+    chirp: Chirp, name: str
+) -> None:
+    response = await chirp.app.test_client().post(f"/admin/actors/{name}/kill", headers=admin())
+    assert response.status_code == 409
+    assert "cannot be killed through the API" in (await response.get_json())["detail"]
+    assert chirp.system.state("root") == "running"
