@@ -55,6 +55,7 @@ class Incarnation:
     __slots__ = (
         "cell",
         "instance",
+        "error",
         "hard_scope",
         "soft_scope",
         "stopping",
@@ -64,9 +65,10 @@ class Incarnation:
         "done",
     )
 
-    def __init__(self, cell: Cell, instance: Incarnable) -> None:
+    def __init__(self, cell: Cell) -> None:
         self.cell = cell
-        self.instance = instance
+        self.instance: Incarnable | None = None  # made by the spec's factory, in the task
+        self.error: BaseException | None = None  # how it ended, once it has
         self.hard_scope = trio.CancelScope(shield=True)
         self.soft_scope = trio.CancelScope()
         self.stopping = False
@@ -110,7 +112,7 @@ class Cell:
             self.state = State.STARTING
         self.starts += 1
         self.finished = False
-        incarnation = Incarnation(self, self._make_instance())
+        incarnation = Incarnation(self)
         self.incarnation = incarnation
         nursery.start_soon(self._run, incarnation, on_exit, name=f"actor:{self.name}")
         return incarnation
@@ -127,7 +129,8 @@ class Cell:
                 incarnation.stopping = True
                 incarnation.fate = then
                 incarnation.hard_scope.deadline = trio.current_time() + self.spec.shutdown
-                if not incarnation.instance.request_stop():
+                instance = incarnation.instance
+                if instance is None or not instance.request_stop():
                     incarnation.soft_scope.cancel()
             await incarnation.done.wait()
         self.settle(then)
@@ -157,10 +160,11 @@ class Cell:
             "last_error": self.last_error,
             "shutdown_timeout": None if math.isinf(shutdown) else shutdown,
         }
-        if self.incarnation is not None:
-            info["type"] = type(self.incarnation.instance).__name__
+        instance = self.incarnation.instance if self.incarnation is not None else None
+        if instance is not None:
+            info["type"] = type(instance).__name__
             if self.state is State.RUNNING:
-                info.update(self.incarnation.instance.describe())
+                info.update(instance.describe())
         return info
 
     def _make_instance(self) -> Incarnable:
@@ -176,8 +180,10 @@ class Cell:
                 with incarnation.hard_scope:
                     try:
                         with incarnation.soft_scope:
+                            # A factory that raises fails this start like any crash.
+                            incarnation.instance = self._make_instance()
                             await self._run_instance(incarnation)
-                        if incarnation.stopping:
+                        if incarnation.stopping and incarnation.instance is not None:
                             await incarnation.instance.on_stop()
                     except Exception as exc:
                         error = exc
@@ -188,6 +194,7 @@ class Cell:
             if incarnation.kill_reason is not None and incarnation.hard_scope.cancelled_caught:
                 error = incarnation.kill_reason
         finally:
+            incarnation.error = error
             incarnation.settled.set()
             incarnation.done.set()
         if error is not None:

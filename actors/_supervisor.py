@@ -11,7 +11,7 @@ from typing import Any
 import trio
 
 from ._cell import Cell, Incarnation, State, restarts_after
-from ._errors import ActorKilled, ActorUnavailable, SupervisorGaveUp
+from ._errors import ActorCrashed, ActorUnavailable, SupervisorGaveUp
 from ._spec import Restart, Strategy, SupervisorSpec
 
 
@@ -39,10 +39,12 @@ class SupervisorCell(Cell):
             child.settle(state)
 
     def drop(self, child: Cell) -> None:
-        """Remove a temporary child that ended: OTP forgets it, and so does the registry."""
+        """Remove a child for good (a temporary one that ended, one that failed to start
+        when added): OTP forgets it, and so does the registry. Idempotent."""
         child.settle(State.STOPPED)
-        self.children.remove(child)
-        self.forget(child)
+        if child in self.children:
+            self.children.remove(child)
+            self.forget(child)
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -71,7 +73,7 @@ class _Exited:
 class _AddChild:
     cell: Cell
     handled: trio.Event = field(default_factory=trio.Event)
-    refused: bool = False
+    refused: BaseException | None = None
 
 
 class Supervisor:
@@ -116,8 +118,7 @@ class Supervisor:
                         await self._child_exited(event)
                     else:
                         try:
-                            self._cell.children.append(event.cell)
-                            await self._start(event.cell)
+                            await self._add_child(event)
                         finally:
                             event.handled.set()
             except SupervisorGaveUp as exc:
@@ -126,18 +127,19 @@ class Supervisor:
                 self._events_send.close()
                 self._refuse_pending_additions()
                 with trio.CancelScope(shield=True):
-                    await self._stop(reversed(self._cell.children), then=self._fate(gave_up))
+                    await self._stop(reversed(self._cell.children), then=self._children_fate())
         if gave_up is not None:
             raise gave_up
 
-    def _fate(self, gave_up: SupervisorGaveUp | None) -> State:
-        """Whether this supervisor, and so its children, will be started again."""
+    def _children_fate(self) -> State:
+        """What the children are stopped into. STOPPED only when this supervisor is being
+        stopped for good, in order; otherwise RESTARTING for now, since whether it comes
+        back is known only once it has ended (a parent may still restart it), and the
+        settle that follows its end spreads the answer through the subtree."""
         incarnation = self._cell.incarnation
-        if incarnation is not None and incarnation.stopping:
-            return incarnation.fate
-        reason = gave_up or ActorKilled()  # a kill, or a crash of this supervisor's own
-        comes_back = self._cell.parent is not None and restarts_after(self._spec.restart, reason)
-        return State.RESTARTING if comes_back else State.STOPPED
+        if incarnation is not None and incarnation.stopping and incarnation.fate is State.STOPPED:
+            return State.STOPPED
+        return State.RESTARTING
 
     async def add_child(self, cell: Cell) -> None:
         """Append ``cell`` to the children and start it (OTP ``start_child``).
@@ -148,11 +150,22 @@ class Supervisor:
         try:
             self._events_send.send_nowait(request)
         except trio.ClosedResourceError:
-            request.refused = True
+            request.refused = ActorUnavailable(f"{self._cell.name} is stopping")
         else:
             await request.handled.wait()
-        if request.refused:
-            raise ActorUnavailable(f"{self._cell.name} stopped before starting {cell.name}")
+        if request.refused is not None:
+            raise request.refused
+
+    async def _add_child(self, request: _AddChild) -> None:
+        cell = request.cell
+        self._cell.children.append(cell)
+        incarnation = await self._start(cell)
+        if incarnation.done.is_set():
+            # It failed while starting: refuse it, as OTP's start_child does, rather than
+            # keep restarting a child its caller was never told had started.
+            self._cell.drop(cell)
+            request.refused = ActorCrashed(f"{cell.name} failed to start")
+            request.refused.__cause__ = incarnation.error
 
     def _refuse_pending_additions(self) -> None:
         while True:
@@ -161,13 +174,14 @@ class Supervisor:
             except (trio.WouldBlock, trio.EndOfChannel):
                 return
             if isinstance(event, _AddChild):
-                event.refused = True
+                event.refused = ActorUnavailable(f"{self._cell.name} stopped first")
                 event.handled.set()
 
-    async def _start(self, cell: Cell) -> None:
+    async def _start(self, cell: Cell) -> Incarnation:
         assert self._nursery is not None
         incarnation = cell.start(self._nursery, self._report_exit)
         await incarnation.settled.wait()
+        return incarnation
 
     def _report_exit(
         self, cell: Cell, incarnation: Incarnation, error: BaseException | None
@@ -179,8 +193,8 @@ class Supervisor:
 
     async def _child_exited(self, event: _Exited) -> None:
         cell = event.cell
-        if cell.incarnation is not event.incarnation:
-            return  # an incarnation already replaced while this report waited
+        if cell.incarnation is not event.incarnation or cell not in self._cell.children:
+            return  # replaced, or dropped, while this report waited
         if not restarts_after(cell.spec.restart, event.error):
             if cell.spec.restart is Restart.TEMPORARY:
                 self._cell.drop(cell)

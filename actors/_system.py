@@ -9,7 +9,7 @@ import trio
 from ._actor import ActorRef
 from ._cell import ActorCell, Cell, Incarnation, State
 from ._deadlines import AskDeadlines
-from ._errors import ActorUnavailable, NoSuchActor, SupervisorGaveUp
+from ._errors import ActorCrashed, ActorUnavailable, NoSuchActor, SupervisorGaveUp
 from ._spec import ActorSpec, ChildSpec, SupervisorSpec
 from ._supervisor import Supervisor, SupervisorCell
 
@@ -78,7 +78,11 @@ class ActorSystem:
 
     async def spawn(self, spec: ChildSpec, *, parent: str) -> None:
         """Add ``spec`` (an actor or a whole subtree) as the last child of the supervisor
-        ``parent`` and start it; its names become visible at once."""
+        ``parent`` and start it; its names become visible at once.
+
+        Raises `ActorCrashed` (with the cause) if it fails to start, and then it is not
+        added, as OTP's ``start_child``; `ActorUnavailable` if ``parent`` is not running.
+        """
         supervisor_cell = self._cell(parent)
         if not isinstance(supervisor_cell, SupervisorCell):
             raise TypeError(f"{parent!r} is not a supervisor")
@@ -91,7 +95,8 @@ class ActorSystem:
         cell.parent = supervisor_cell
         try:
             await supervisor.add_child(cell)
-        except ActorUnavailable:
+        except (ActorUnavailable, ActorCrashed):
+            cell.settle(State.STOPPED)  # closes mailboxes a ref taken meanwhile points at
             self._forget(cell)
             raise
 

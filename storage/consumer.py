@@ -49,9 +49,17 @@ class Consumer(Actor):
         positions = self._positions
         for partition in self._partitions:
             positions[partition] = await log.committed(group, topic, partition)
+        lag = await log.lag(group, topic)
+        self._lag = sum(lag[p] for p in self._partitions)
         task_status.started()
         while True:
-            records, end_offsets = await log.fetch(topic, positions, max_records=self._max_records)
+            records, end_offsets, start_offsets = await log.fetch(
+                topic, positions, max_records=self._max_records
+            )
+            # Counted before applying: a consumer stuck on a batch shows what waits behind it.
+            self._lag = sum(
+                end_offsets[p] - max(positions[p], start_offsets[p]) for p in end_offsets
+            )
             await self._handler(records)
             advanced: dict[int, int] = {}
             for record in records:
@@ -62,7 +70,7 @@ class Consumer(Actor):
             # cannot hold them all, the others come first next time.
             waiting = {p: o for p, o in positions.items() if p not in advanced}
             positions = self._positions = waiting | advanced
-            self._lag = sum(end_offsets[p] - positions[p] for p in end_offsets)
+            self._lag -= len(records)
 
     def describe(self) -> dict[str, Any]:
         return {

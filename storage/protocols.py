@@ -18,12 +18,14 @@ class Record(NamedTuple):
 
 
 class Fetched(NamedTuple):
-    """A fetch's records, in offset order within each partition, and the end offset (the
-    offset the next append will get) of every partition polled: enough for a consumer to
-    know its lag without asking again, as a Kafka fetch response carries the high watermark."""
+    """A fetch's records, in offset order within each partition, and for every partition
+    polled its retained start and its end (the offset the next append will get): enough for
+    a consumer to know its lag without asking again, as a Kafka fetch response carries the
+    log start offset and the high watermark."""
 
     records: list[Record]
     end_offsets: dict[int, int]
+    start_offsets: dict[int, int]
 
 
 class LogError(Exception):

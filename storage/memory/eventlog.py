@@ -202,7 +202,8 @@ class MemoryEventLog:
             for offset, key, timestamp, payload in taken
         ]
         ends = {partition: logs[partition].end_offset for partition in positions}
-        return Fetched(records, ends)
+        starts = {partition: logs[partition].start_offset for partition in positions}
+        return Fetched(records, ends, starts)
 
 
 _unpack = partial(msgpack.unpackb, strict_map_key=False)

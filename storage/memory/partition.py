@@ -22,6 +22,12 @@ class Retention:
     check_interval: float = 300.0  # as Kafka's log.retention.check.interval.ms
     segment_records: int = 4096
 
+    def __post_init__(self) -> None:
+        if self.max_age <= 0 or self.check_interval <= 0 or self.segment_records < 1:
+            raise ValueError("retention needs a positive max_age, check_interval, segment_records")
+        if self.max_bytes is not None and self.max_bytes < 1:
+            raise ValueError("retention max_bytes must be positive, or None for no limit")
+
     @property
     def segment_bytes(self) -> float:
         """A segment also rolls at an eighth of ``max_bytes``, so dropping whole segments
@@ -66,7 +72,7 @@ class PartitionLog:
 
     def append(self, key: str, payload: bytes, timestamp: float) -> int:
         segment = self._segments[-1]
-        if (
+        if segment.keys and (
             len(segment.keys) >= self.retention.segment_records
             or segment.size >= self.retention.segment_bytes
         ):

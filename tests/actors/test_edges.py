@@ -12,6 +12,7 @@ import trio.testing
 
 from actors import (
     Actor,
+    ActorCrashed,
     ActorSpec,
     ActorSystem,
     ActorUnavailable,
@@ -184,3 +185,77 @@ async def test_a_kill_racing_a_shutdown_is_still_reported() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(kill_then_stop)
             await system.run()
+
+
+async def test_a_temporary_child_ending_while_a_sibling_restarts_all_is_dropped_once(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    journal = Journal()
+    system = await started(
+        nursery,
+        supervisor(
+            "root",
+            [
+                supervisor(
+                    "sub",
+                    [
+                        recorder("a", journal),
+                        recorder("t", journal, restart=Restart.TEMPORARY),
+                    ],
+                    Strategy.ONE_FOR_ALL,
+                    max_restarts=10,
+                )
+            ],
+        ),
+    )
+    await system.ref("a").tell(("crash", "x"))
+    system.kill("t")  # its report is queued behind a's, whose restart drops it first
+    await trio.sleep(1.0)
+    assert system.restarts("sub") == 0, "the supervisor itself did not crash"
+    assert [c["name"] for c in system.tree()["children"][0]["children"]] == ["a"]
+
+
+async def test_a_subtree_giving_up_but_restarted_by_its_parent_keeps_its_mailboxes(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    journal = Journal()
+    system = await started(
+        nursery,
+        supervisor(
+            "root",
+            [
+                supervisor(
+                    "sub",
+                    [ActorSpec("lingering", Lingering, shutdown=10.0), recorder("a", journal)],
+                    max_restarts=0,
+                    restart=Restart.TRANSIENT,
+                ),
+                recorder("b", journal),
+            ],
+            Strategy.ONE_FOR_ALL,
+            max_restarts=10,
+        ),
+    )
+    await system.ref("a").tell(("crash", "x"))
+    await trio.sleep(0.5)  # "sub" is giving up: "lingering" takes 10 s to stop
+    await system.ref("b").tell(("crash", "y"))  # the root restarts everyone, "sub" included
+    await trio.sleep(0.1)
+    await system.ref("a").tell("sent meanwhile")  # must neither fail nor be dropped
+    await trio.sleep(20.0)
+    assert system.state("a") == "running"
+    assert ("a", "sent meanwhile") in journal.handled
+
+
+async def test_a_spawned_child_that_fails_to_start_is_refused_and_not_kept(
+    nursery: trio.Nursery,
+) -> None:
+    def broken_factory() -> Actor:
+        raise RuntimeError("no such config")
+
+    system = await started(nursery, supervisor("root", [recorder("a", Journal())]))
+    with pytest.raises(ActorCrashed, match="failed to start") as raised:
+        await system.spawn(ActorSpec("broken", broken_factory), parent="root")
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert [c["name"] for c in system.tree()["children"]] == ["a"]
+    assert system.restarts("root") == 0 and system.unavailable() == []
+    await system.spawn(recorder("broken", Journal()), parent="root")  # the name is free

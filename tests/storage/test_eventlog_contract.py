@@ -23,15 +23,15 @@ async def test_fetch_returns_events_decoded_in_offset_order(event_log: EventLog)
     event = {"tweet_id": "123", "tags": ["a", "b"], "n": 1, "nested": {"x": None, 1: True}}
     partition, _ = await event_log.publish("tweets", 42, event)
     await event_log.publish("tweets", 42, {"n": 2})
-    records, ends = await event_log.fetch("tweets", {partition: 0}, timeout=0)
+    records, ends, starts = await event_log.fetch("tweets", {partition: 0}, timeout=0)
     assert [r.value for r in records] == [event, {"n": 2}]
     assert [(r.topic, r.partition, r.offset, r.key) for r in records] == [
         ("tweets", partition, 0, "42"),
         ("tweets", partition, 1, "42"),
     ]
     assert records[0].timestamp <= records[1].timestamp
-    assert ends == {partition: 2}
-    tail, _ = await event_log.fetch("tweets", {partition: 1}, timeout=0)
+    assert (ends, starts) == ({partition: 2}, {partition: 0})
+    tail = (await event_log.fetch("tweets", {partition: 1}, timeout=0)).records
     assert [r.offset for r in tail] == [1]
 
 
@@ -39,7 +39,7 @@ async def test_events_of_one_key_keep_their_order(event_log: EventLog) -> None:
     for n in range(50):
         await event_log.publish("tweets", f"k{n % 5}", {"key": f"k{n % 5}", "n": n})
     seen: dict[str, list[int]] = {}
-    records, _ = await event_log.fetch("tweets", {p: 0 for p in range(8)}, timeout=0)
+    records = (await event_log.fetch("tweets", {p: 0 for p in range(8)}, timeout=0)).records
     for record in records:
         seen.setdefault(record.key, []).append(record.value["n"])
     assert seen == {f"k{k}": list(range(k, 50, 5)) for k in range(5)}
@@ -52,7 +52,7 @@ async def test_fetch_shares_max_records_fairly_between_partitions(event_log: Eve
         await event_log.publish("tweets", busy, n)
     await event_log.publish("tweets", quiet, "hello")
     positions = {partition_for(busy, 8): 0, partition_for(quiet, 8): 0}
-    records, _ = await event_log.fetch("tweets", positions, max_records=10, timeout=0)
+    records = (await event_log.fetch("tweets", positions, max_records=10, timeout=0)).records
     assert len(records) == 10
     assert "hello" in [r.value for r in records]
 
@@ -61,7 +61,7 @@ async def test_fetch_waits_for_the_next_event(event_log: EventLog, nursery: trio
     got: list[object] = []
 
     async def consume() -> None:
-        records, _ = await event_log.fetch("likes", {p: 0 for p in range(4)})
+        records = (await event_log.fetch("likes", {p: 0 for p in range(4)})).records
         got.extend(r.value for r in records)
 
     nursery.start_soon(consume)
@@ -75,7 +75,7 @@ async def test_fetch_waits_for_the_next_event(event_log: EventLog, nursery: trio
 async def test_fetch_with_a_timeout_returns_empty_when_nothing_comes(
     event_log: EventLog, autojump_clock: trio.testing.MockClock
 ) -> None:
-    records, ends = await event_log.fetch("likes", {0: 0, 1: 0}, timeout=2.5)
+    records, ends, _ = await event_log.fetch("likes", {0: 0, 1: 0}, timeout=2.5)
     assert records == [] and ends == {0: 0, 1: 0}
     assert trio.current_time() == pytest.approx(2.5)
 

@@ -30,7 +30,7 @@ async def test_killing_a_partition_actor_loses_nothing_acknowledged(
     await trio.testing.wait_all_tasks_blocked()
     assert system.restarts(name) == 1
     assert await log.publish("t", "k", 10) == (partition, 10)
-    records, _ = await log.fetch("t", {partition: 0}, timeout=0)
+    records = (await log.fetch("t", {partition: 0}, timeout=0)).records
     assert [r.value for r in records] == list(range(11))
 
 
@@ -50,7 +50,7 @@ async def test_an_append_in_flight_when_its_partition_dies_is_not_acknowledged(
     system.kill(log.partition_name("t", 0))  # dies before it takes the append
     await trio.testing.wait_all_tasks_blocked()
     # The append either failed loudly, or the restarted actor took it from the mailbox.
-    records, _ = await log.fetch("t", {0: 0}, timeout=0)
+    records = (await log.fetch("t", {0: 0}, timeout=0)).records
     assert len(failures) + len(records) == 1
 
 
@@ -66,7 +66,7 @@ async def test_retention_by_age_drops_old_segments_and_readers_resume_at_the_sta
             wall.now += 3 * DAY
     wall.now += 5 * DAY  # the first two segments are 8 days old, the last 5
     await trio.sleep(61.0)  # the ticker runs
-    records, _ = await log.fetch("t", {0: 3}, timeout=0)
+    records = (await log.fetch("t", {0: 3}, timeout=0)).records
     assert [r.offset for r in records] == [20, 21, 22, 23, 24]
     assert await log.lag("g", "t") == [5]
     wall.now += 3 * DAY
@@ -81,7 +81,7 @@ async def test_retention_by_size_keeps_the_newest_segments(start_memory_log: Sta
     log, _ = await start_memory_log({"t": 1}, retention=Retention(max_bytes=2_000))
     for n in range(600):
         await log.publish("t", "k", {"n": f"{n:05}", "pad": "x" * 100})
-    records, _ = await log.fetch("t", {0: 0}, timeout=0)
+    records = (await log.fetch("t", {0: 0}, timeout=0)).records
     assert records[-1].value["n"] == "00599"
     assert records[0].offset % per_segment == 0, "whole segments go"
     # Within the limit, and keeping one segment fewer would have been needlessly little.
@@ -143,3 +143,47 @@ async def test_partition_actors_describe_their_offsets(start_memory_log: StartLo
         1,
     )
     assert "log.retention" in described
+
+
+async def test_a_consumer_reports_its_lag_before_it_applies_and_after_retention(
+    start_memory_log: StartLog, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    wall = WallClock()
+    log, system = await start_memory_log(
+        {"t": 1}, clock=wall, retention=Retention(max_age=DAY, check_interval=60.0)
+    )
+    for n in range(30):
+        await log.publish("t", "k", n)
+    release = trio.Event()
+
+    async def slow_apply(records: Sequence[Record]) -> None:
+        await release.wait()
+
+    await system.spawn(
+        consumer_group(log, group="g", topic="t", members=1, handler=slow_apply), parent="root"
+    )
+    await trio.testing.wait_all_tasks_blocked()
+
+    def consumer_lag() -> int:
+        group = next(c for c in system.tree()["children"] if c["name"] == "g.t")
+        return group["children"][0]["lag"]
+
+    assert consumer_lag() == 30, "stuck on its first batch, it shows what waits"
+    for n in range(5):
+        await log.publish("t", "k", n)
+    wall.now += 2 * DAY
+    await trio.sleep(61.0)  # retention drops all 35 while the consumer is still stuck
+    release.set()
+    await trio.testing.wait_all_tasks_blocked()
+    assert await log.committed("g", "t", 0) == 30
+    assert await log.lag("g", "t") == [0]
+    await log.publish("t", "k", "fresh")
+    await trio.testing.wait_all_tasks_blocked()
+    assert await log.committed("g", "t", 0) == 36
+    assert consumer_lag() == 0, "what retention removed is not lag"
+
+
+def test_retention_limits_must_be_positive() -> None:
+    for bad in ({"max_bytes": 0}, {"max_age": 0}, {"segment_records": 0}, {"check_interval": -1}):
+        with pytest.raises(ValueError):
+            Retention(**bad)  # type: ignore[arg-type]
