@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
+
+from chirp.model import Page, Tweet, TweetVersion, User
 
 
 class Record(NamedTuple):
@@ -93,4 +96,158 @@ class EventLog(Protocol):
 
     async def lag(self, group: str, topic: str) -> list[int]:
         """Per partition, how many retained events ``group`` has not committed yet."""
+        ...
+
+
+class StoreError(Exception):
+    """Base of the stores' errors."""
+
+
+class Duplicate(StoreError):
+    """A unique field is taken; ``field`` names it (``username``, ``email``)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is taken")
+        self.field = field
+
+
+class UserStore(Protocol):
+    """Accounts (the seed's ``users`` table). Usernames are unique regardless of case,
+    emails regardless of case too; both keep the case they were given."""
+
+    async def create(
+        self,
+        *,
+        username: str,
+        email: str,
+        password_hash: str,
+        display_name: str,
+        created_at: datetime,
+    ) -> User:
+        """Store a new account with the next user id. Raises `Duplicate`."""
+        ...
+
+    async def get(self, user_id: int) -> User | None: ...
+
+    async def get_many(self, user_ids: Iterable[int]) -> dict[int, User]:
+        """The users that exist among ``user_ids``, by id."""
+        ...
+
+    async def find(self, username: str) -> User | None:
+        """By username, whatever its case."""
+        ...
+
+    async def password_hash(self, user_id: int) -> str | None: ...
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace the hash (after a login re-hashed it with newer parameters)."""
+        ...
+
+    async def update_profile(
+        self,
+        user_id: int,
+        *,
+        display_name: str | None = None,
+        bio: str | None = None,
+        profile_image_url: str | None = None,
+    ) -> User:
+        """Change the fields given (None leaves a field as it is); return the user."""
+        ...
+
+
+class GraphStore(Protocol):
+    """Who follows whom (the seed's ``relationships`` table). Lists are newest follow
+    first; their cursor is the position of the last edge returned."""
+
+    async def follow(self, follower_id: int, followee_id: int, at: datetime) -> bool:
+        """Add the edge; False if it was there already (idempotent)."""
+        ...
+
+    async def unfollow(self, follower_id: int, followee_id: int) -> bool:
+        """Remove the edge; False if it was not there (idempotent)."""
+        ...
+
+    async def is_following(self, follower_id: int, followee_id: int) -> bool: ...
+
+    async def followers(self, user_id: int, *, limit: int, before: int | None = None) -> Page:
+        """Who follows ``user_id``: ids, newest edge first, after cursor ``before``."""
+        ...
+
+    async def following(self, user_id: int, *, limit: int, before: int | None = None) -> Page:
+        """Whom ``user_id`` follows, the same way."""
+        ...
+
+    async def counts(self, user_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """Per user: (followers, following)."""
+        ...
+
+
+class TweetStore(Protocol):
+    """Tweets (the seed's DynamoDB table: by user and time, by id, by hashtag). Lists are
+    newest first, bounded by Snowflake cursors: ``max_id`` (inclusive) and ``since_id``
+    (exclusive), as Twitter's API."""
+
+    async def put(self, tweet: Tweet) -> None: ...
+
+    async def get(self, tweet_id: int) -> Tweet | None: ...
+
+    async def get_many(self, tweet_ids: Iterable[int]) -> dict[int, Tweet]: ...
+
+    async def edit(self, tweet: Tweet, previous: TweetVersion) -> None:
+        """Replace the tweet with its edited form and keep ``previous`` in its history."""
+        ...
+
+    async def history(self, tweet_id: int) -> list[TweetVersion]:
+        """Earlier versions, oldest first."""
+        ...
+
+    async def delete(self, tweet_id: int) -> Tweet | None:
+        """Remove the tweet (and its history); return what was removed."""
+        ...
+
+    async def by_user(
+        self, user_id: int, *, limit: int, max_id: int | None = None, since_id: int | None = None
+    ) -> list[Tweet]: ...
+
+    async def replies(
+        self, tweet_id: int, *, limit: int, max_id: int | None = None, since_id: int | None = None
+    ) -> list[Tweet]: ...
+
+    async def tweet_counts(self, user_ids: Iterable[int]) -> dict[int, int]:
+        """Per user, how many tweets (retweets and replies included) they have."""
+        ...
+
+    async def reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]: ...
+
+
+class EngagementStore(Protocol):
+    """Likes and retweets: one of each per user per tweet. A retweet is remembered with
+    the id of the retweet tweet that carries it."""
+
+    async def like(self, user_id: int, tweet_id: int) -> bool:
+        """False if it was liked already (idempotent)."""
+        ...
+
+    async def unlike(self, user_id: int, tweet_id: int) -> bool: ...
+
+    async def retweet(self, user_id: int, tweet_id: int, retweet_id: int) -> int | None:
+        """Record the retweet; if the user had retweeted it already, change nothing and
+        return the id of that existing retweet."""
+        ...
+
+    async def unretweet(self, user_id: int, tweet_id: int) -> int | None:
+        """Forget the retweet; return the id of the retweet tweet, None if there was none."""
+        ...
+
+    async def liked(self, user_id: int, tweet_ids: Iterable[int]) -> set[int]: ...
+
+    async def retweeted(self, user_id: int, tweet_ids: Iterable[int]) -> set[int]: ...
+
+    async def counts(self, tweet_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """Per tweet: (likes, retweets)."""
+        ...
+
+    async def forget_tweet(self, tweet_id: int) -> list[int]:
+        """Drop every like and retweet of a deleted tweet; return the ids of the retweet
+        tweets that carried it, which go too."""
         ...

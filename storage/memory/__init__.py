@@ -1,4 +1,8 @@
 """The embedded backends: everything in this process, the real topology played by actors."""
 
+from .engagement import MemoryEngagementStore as MemoryEngagementStore
 from .eventlog import MemoryEventLog as MemoryEventLog
+from .graph import MemoryGraphStore as MemoryGraphStore
 from .partition import Retention as Retention
+from .tweets import MemoryTweetStore as MemoryTweetStore
+from .users import MemoryUserStore as MemoryUserStore

@@ -1,0 +1,65 @@
+"""The follow graph, in this process."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import islice
+
+from sortedcontainers import SortedList
+
+from chirp.model import Page
+
+
+class MemoryGraphStore:
+    """A `GraphStore`: each edge gets a rising sequence number, which orders the lists
+    (newest first) and serves as their cursor."""
+
+    def __init__(self) -> None:
+        self._edges: dict[tuple[int, int], int] = {}
+        self._followers: defaultdict[int, SortedList] = defaultdict(SortedList)
+        self._following: defaultdict[int, SortedList] = defaultdict(SortedList)
+        self._sequence = 0
+
+    async def follow(self, follower_id: int, followee_id: int, at: datetime) -> bool:
+        if (follower_id, followee_id) in self._edges:
+            return False
+        self._sequence += 1
+        self._edges[follower_id, followee_id] = self._sequence
+        self._followers[followee_id].add((self._sequence, follower_id))
+        self._following[follower_id].add((self._sequence, followee_id))
+        return True
+
+    async def unfollow(self, follower_id: int, followee_id: int) -> bool:
+        edge = self._edges.pop((follower_id, followee_id), None)
+        if edge is None:
+            return False
+        self._followers[followee_id].remove((edge, follower_id))
+        self._following[follower_id].remove((edge, followee_id))
+        return True
+
+    async def is_following(self, follower_id: int, followee_id: int) -> bool:
+        return (follower_id, followee_id) in self._edges
+
+    async def followers(self, user_id: int, *, limit: int, before: int | None = None) -> Page:
+        return _page(self._followers.get(user_id), limit, before)
+
+    async def following(self, user_id: int, *, limit: int, before: int | None = None) -> Page:
+        return _page(self._following.get(user_id), limit, before)
+
+    async def counts(self, user_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        followers, following = self._followers, self._following
+        return {i: (len(followers.get(i, ())), len(following.get(i, ()))) for i in user_ids}
+
+
+def _page(edges: SortedList | None, limit: int, before: int | None) -> Page:
+    if not edges:
+        return Page([], None)
+    newest_first = edges.irange(
+        maximum=None if before is None else (before,), inclusive=(True, False), reverse=True
+    )
+    taken = list(islice(newest_first, limit + 1))
+    more = len(taken) > limit
+    taken = taken[:limit]
+    return Page([other for _, other in taken], taken[-1][0] if more else None)

@@ -1,0 +1,82 @@
+"""Tweets, in this process."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from itertools import islice
+
+from sortedcontainers import SortedList
+
+from chirp.model import Tweet, TweetVersion
+
+
+class MemoryTweetStore:
+    """A `TweetStore`: tweets by id, and sorted id lists per author and per parent (a
+    Snowflake sorts by time, so the lists are timelines)."""
+
+    def __init__(self) -> None:
+        self._tweets: dict[int, Tweet] = {}
+        self._by_user: defaultdict[int, SortedList] = defaultdict(SortedList)
+        self._replies: defaultdict[int, SortedList] = defaultdict(SortedList)
+        self._history: dict[int, list[TweetVersion]] = {}
+
+    async def put(self, tweet: Tweet) -> None:
+        if tweet.tweet_id in self._tweets:
+            raise ValueError(f"tweet {tweet.tweet_id} exists already")
+        self._tweets[tweet.tweet_id] = tweet
+        self._by_user[tweet.user_id].add(tweet.tweet_id)
+        if tweet.reply_to is not None:
+            self._replies[tweet.reply_to].add(tweet.tweet_id)
+
+    async def get(self, tweet_id: int) -> Tweet | None:
+        return self._tweets.get(tweet_id)
+
+    async def get_many(self, tweet_ids: Iterable[int]) -> dict[int, Tweet]:
+        tweets = self._tweets
+        return {i: tweets[i] for i in tweet_ids if i in tweets}
+
+    async def edit(self, tweet: Tweet, previous: TweetVersion) -> None:
+        if tweet.tweet_id not in self._tweets:
+            raise KeyError(tweet.tweet_id)
+        self._tweets[tweet.tweet_id] = tweet
+        self._history.setdefault(tweet.tweet_id, []).append(previous)
+
+    async def history(self, tweet_id: int) -> list[TweetVersion]:
+        return list(self._history.get(tweet_id, ()))
+
+    async def delete(self, tweet_id: int) -> Tweet | None:
+        tweet = self._tweets.pop(tweet_id, None)
+        if tweet is None:
+            return None
+        self._by_user[tweet.user_id].discard(tweet_id)
+        if tweet.reply_to is not None:
+            self._replies[tweet.reply_to].discard(tweet_id)
+        self._history.pop(tweet_id, None)
+        return tweet
+
+    async def by_user(
+        self, user_id: int, *, limit: int, max_id: int | None = None, since_id: int | None = None
+    ) -> list[Tweet]:
+        return self._newest(self._by_user.get(user_id), limit, max_id, since_id)
+
+    async def replies(
+        self, tweet_id: int, *, limit: int, max_id: int | None = None, since_id: int | None = None
+    ) -> list[Tweet]:
+        return self._newest(self._replies.get(tweet_id), limit, max_id, since_id)
+
+    async def tweet_counts(self, user_ids: Iterable[int]) -> dict[int, int]:
+        by_user = self._by_user
+        return {i: len(by_user.get(i, ())) for i in user_ids}
+
+    async def reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]:
+        replies = self._replies
+        return {i: len(replies.get(i, ())) for i in tweet_ids}
+
+    def _newest(
+        self, ids: SortedList | None, limit: int, max_id: int | None, since_id: int | None
+    ) -> list[Tweet]:
+        if not ids:
+            return []
+        chosen = ids.irange(since_id, max_id, inclusive=(False, True), reverse=True)
+        return [self._tweets[i] for i in islice(chosen, limit)]

@@ -1,0 +1,254 @@
+"""The contracts of the user, graph, tweet and engagement stores, run against every backend
+(later issues add theirs to the parameter lists)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chirp.model import Tweet, TweetVersion
+from storage.memory import (
+    MemoryEngagementStore,
+    MemoryGraphStore,
+    MemoryTweetStore,
+    MemoryUserStore,
+)
+from storage.protocols import Duplicate, EngagementStore, GraphStore, TweetStore, UserStore
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+BACKENDS = {
+    "users": {"memory": MemoryUserStore},
+    "graph": {"memory": MemoryGraphStore},
+    "tweets": {"memory": MemoryTweetStore},
+    "engagement": {"memory": MemoryEngagementStore},
+}
+
+
+def backend(kind: str) -> Any:
+    @pytest.fixture(params=sorted(BACKENDS[kind]))
+    def make(request: pytest.FixtureRequest) -> Any:
+        return BACKENDS[kind][request.param]()
+
+    return make
+
+
+users = backend("users")
+graph = backend("graph")
+tweets = backend("tweets")
+engagement = backend("engagement")
+
+
+async def new_user(store: UserStore, name: str) -> int:
+    user = await store.create(
+        username=name,
+        email=f"{name}@example.org",
+        password_hash="h",
+        display_name=name,
+        created_at=NOW,
+    )
+    return user.user_id
+
+
+# Users
+
+
+async def test_users_get_rising_ids_and_are_found_by_name_in_any_case(users: UserStore) -> None:
+    alice = await users.create(
+        username="Alice_1",
+        email="Alice@Example.org",
+        password_hash="argon2-hash",
+        display_name="Alice",
+        created_at=NOW,
+    )
+    bob = await new_user(users, "bob")
+    assert bob > alice.user_id > 0
+    assert (alice.username, alice.email, alice.bio, alice.verified) == (
+        "Alice_1",
+        "Alice@Example.org",
+        "",
+        False,
+    )
+    assert await users.find("alice_1") == alice
+    assert await users.get(alice.user_id) == alice
+    assert await users.get(10**9) is None
+    assert set(await users.get_many([alice.user_id, bob, 10**9])) == {alice.user_id, bob}
+    assert await users.password_hash(alice.user_id) == "argon2-hash"
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "field"),
+    [
+        ("ALICE", "other@example.org", "username"),
+        ("other", "ALICE@example.ORG", "email"),
+    ],
+)
+async def test_usernames_and_emails_are_unique_regardless_of_case(
+    users: UserStore, username: str, email: str, field: str
+) -> None:
+    await new_user(users, "alice")
+    with pytest.raises(Duplicate) as raised:
+        await users.create(
+            username=username, email=email, password_hash="h", display_name="x", created_at=NOW
+        )
+    assert raised.value.field == field
+    # Nothing was stored: the field that was free is free still.
+    if field == "email":
+        assert await users.find("other") is None
+    else:
+        await users.create(
+            username="fresh", email=email, password_hash="h", display_name="x", created_at=NOW
+        )
+
+
+async def test_profile_updates_change_only_the_fields_given(users: UserStore) -> None:
+    user_id = await new_user(users, "carol")
+    updated = await users.update_profile(user_id, bio="hello")
+    assert (updated.bio, updated.display_name) == ("hello", "carol")
+    updated = await users.update_profile(
+        user_id, display_name="Carol C", profile_image_url="https://img.example/c.png"
+    )
+    assert (updated.bio, updated.display_name, updated.profile_image_url) == (
+        "hello",
+        "Carol C",
+        "https://img.example/c.png",
+    )
+    assert await users.get(user_id) == updated
+    await users.set_password_hash(user_id, "rehashed")
+    assert await users.password_hash(user_id) == "rehashed"
+
+
+# Graph
+
+
+async def test_follows_are_idempotent_and_counted(graph: GraphStore) -> None:
+    assert await graph.follow(1, 2, NOW) is True
+    assert await graph.follow(1, 2, NOW) is False
+    assert await graph.is_following(1, 2) and not await graph.is_following(2, 1)
+    await graph.follow(3, 2, NOW)
+    assert await graph.counts([1, 2, 3, 4]) == {1: (0, 1), 2: (2, 0), 3: (0, 1), 4: (0, 0)}
+    assert await graph.unfollow(1, 2) is True
+    assert await graph.unfollow(1, 2) is False
+    assert await graph.counts([2]) == {2: (1, 0)}
+
+
+async def test_follower_lists_page_newest_first(graph: GraphStore) -> None:
+    for follower in range(10, 17):
+        await graph.follow(follower, 1, NOW)
+    await graph.unfollow(13, 1)
+    first = await graph.followers(1, limit=4)
+    assert first.items == [16, 15, 14, 12]
+    second = await graph.followers(1, limit=4, before=first.next_cursor)
+    assert (second.items, second.next_cursor) == ([11, 10], None)
+    assert (await graph.following(10, limit=5)).items == [1]
+    assert (await graph.followers(99, limit=5)).items == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 4), st.integers(0, 4)), max_size=60))
+def test_counts_always_match_the_edges(ops: list[tuple[bool, int, int]]) -> None:
+    async def run() -> None:
+        for make in BACKENDS["graph"].values():
+            store, edges = make(), set()
+            for follow, a, b in ops:
+                if follow:
+                    assert await store.follow(a, b, NOW) == ((a, b) not in edges)
+                    edges.add((a, b))
+                else:
+                    assert await store.unfollow(a, b) == ((a, b) in edges)
+                    edges.discard((a, b))
+            expected = {
+                u: (sum(1 for _, b in edges if b == u), sum(1 for a, _ in edges if a == u))
+                for u in range(5)
+            }
+            assert await store.counts(range(5)) == expected
+            for u in range(5):
+                page = await store.followers(u, limit=100)
+                assert sorted(page.items) == sorted(a for a, b in edges if b == u)
+
+    trio.run(run)
+
+
+# Tweets
+
+
+def tweet(tweet_id: int, user_id: int = 1, **fields: Any) -> Tweet:
+    return Tweet(tweet_id, user_id, fields.pop("content", f"tweet {tweet_id}"), NOW, **fields)
+
+
+async def test_tweets_are_stored_and_listed_newest_first_by_snowflake_cursors(
+    tweets: TweetStore,
+) -> None:
+    for tweet_id in (100, 200, 300, 400):
+        await tweets.put(tweet(tweet_id))
+    await tweets.put(tweet(250, user_id=2))
+    listed = await tweets.by_user(1, limit=10)
+    assert [t.tweet_id for t in listed] == [400, 300, 200, 100]
+    assert [t.tweet_id for t in await tweets.by_user(1, limit=2, max_id=300)] == [300, 200]
+    assert [t.tweet_id for t in await tweets.by_user(1, limit=10, since_id=200)] == [400, 300]
+    assert await tweets.tweet_counts([1, 2, 3]) == {1: 4, 2: 1, 3: 0}
+    assert (await tweets.get(250)) == tweet(250, user_id=2)
+    assert set(await tweets.get_many([100, 250, 999])) == {100, 250}
+    with pytest.raises(ValueError):
+        await tweets.put(tweet(100))
+
+
+async def test_replies_are_listed_and_counted_under_their_parent(tweets: TweetStore) -> None:
+    await tweets.put(tweet(1))
+    for reply_id in (5, 6, 7):
+        await tweets.put(tweet(reply_id, user_id=2, reply_to=1))
+    assert [t.tweet_id for t in await tweets.replies(1, limit=10)] == [7, 6, 5]
+    assert await tweets.reply_counts([1, 5]) == {1: 3, 5: 0}
+    assert (await tweets.delete(6)) is not None
+    assert await tweets.reply_counts([1]) == {1: 2}
+
+
+async def test_edits_keep_the_history_and_deletes_remove_everything(tweets: TweetStore) -> None:
+    original = tweet(10, content="frist", hashtags=("typo",))
+    await tweets.put(original)
+    edited = tweet(10, content="first", edited_at=NOW + timedelta(minutes=1))
+    previous = TweetVersion(original.content, original.hashtags, (), (), original.created_at)
+    await tweets.edit(edited, previous)
+    assert await tweets.get(10) == edited
+    assert await tweets.history(10) == [previous]
+    assert await tweets.delete(10) == edited
+    assert await tweets.get(10) is None
+    assert await tweets.history(10) == []
+    assert await tweets.by_user(1, limit=5) == []
+    assert await tweets.delete(10) is None
+
+
+# Engagement
+
+
+async def test_likes_and_retweets_are_one_per_user_and_counted_exactly(
+    engagement: EngagementStore,
+) -> None:
+    assert await engagement.like(1, 50) is True
+    assert await engagement.like(1, 50) is False
+    await engagement.like(2, 50)
+    assert await engagement.retweet(1, 50, retweet_id=900) is None
+    assert await engagement.retweet(1, 50, retweet_id=901) == 900
+    assert await engagement.counts([50, 51]) == {50: (2, 1), 51: (0, 0)}
+    assert await engagement.liked(1, [50, 51]) == {50}
+    assert await engagement.retweeted(1, [50, 51]) == {50}
+    assert await engagement.unlike(1, 50) is True
+    assert await engagement.unlike(1, 50) is False
+    assert await engagement.unretweet(1, 50) == 900
+    assert await engagement.unretweet(1, 50) is None
+    assert await engagement.counts([50]) == {50: (1, 0)}
+
+
+async def test_forgetting_a_tweet_drops_its_engagement_and_names_its_retweets(
+    engagement: EngagementStore,
+) -> None:
+    await engagement.like(1, 60)
+    await engagement.retweet(2, 60, retweet_id=700)
+    await engagement.retweet(3, 60, retweet_id=701)
+    assert sorted(await engagement.forget_tweet(60)) == [700, 701]
+    assert await engagement.counts([60]) == {60: (0, 0)}
+    assert await engagement.liked(1, [60]) == set()
