@@ -13,6 +13,8 @@ DEFAULT_PARTITIONS: dict[str, int] = {
     "tweet_deleted": 50,
     "like_added": 50,
     "retweet_created": 50,
+    "user_followed": 50,
+    "user_unfollowed": 50,
 }
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -42,7 +44,16 @@ class Settings(BaseSettings):
     restart_window: PositiveFloat = 10.0
     #: How long in-flight requests may take to finish once shutdown starts.
     shutdown_grace: PositiveFloat = 10.0
-    max_body_bytes: PositiveInt = 1024 * 1024
+    max_body_bytes: PositiveInt = 64 * 1024
+
+    #: HS256 key for access and refresh tokens; generated per process when unset, which
+    #: is fine for one process (tokens end with it) and wrong for several.
+    jwt_secret: SecretStr | None = None
+    access_token_ttl: PositiveInt = 3600
+    refresh_token_ttl: PositiveInt = 30 * 24 * 3600
+    #: argon2id cost: OWASP's minimum by default (19 MiB, 2 passes).
+    password_memory_kib: PositiveInt = 19 * 1024
+    password_time_cost: PositiveInt = 2
 
     @field_validator("partitions", mode="after")
     @classmethod

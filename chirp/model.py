@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from chirp.text import USERNAME
+from chirp.text import USERNAME, is_web_url
 
 MAX_DISPLAY_NAME = 50
 MAX_BIO = 160
@@ -68,6 +68,10 @@ class RuleError(ValueError):
     """A field breaks a rule; the message says which, for the person who sent it."""
 
 
+def is_username(value: str) -> bool:
+    return USERNAME.fullmatch(value) is not None
+
+
 def username(value: str) -> str:
     if not USERNAME.fullmatch(value):
         raise RuleError("a username is 1 to 15 letters, digits or underscores")
@@ -83,4 +87,10 @@ def display_name(value: str) -> str:
 def bio(value: str) -> str:
     if len(value) > MAX_BIO:
         raise RuleError(f"a bio is at most {MAX_BIO} characters")
+    return value
+
+
+def profile_image_url(value: str) -> str:
+    if not is_web_url(value):
+        raise RuleError("a profile image URL must be an http(s) URL")
     return value

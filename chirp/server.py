@@ -14,8 +14,16 @@ from chirp.api import create_app
 from chirp.config import Settings
 from chirp.http_server import HttpServer, open_listener, url_of
 from chirp.services import Services
+from chirp.services.auth import PasswordPolicy, Passwords, TokenIssuer, TokenPolicy
 from chirp.services.operations import OperationsService
-from storage.memory import MemoryEventLog, Retention
+from chirp.services.users import UserService
+from storage.memory import (
+    MemoryEventLog,
+    MemoryGraphStore,
+    MemoryTweetStore,
+    MemoryUserStore,
+    Retention,
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,30 @@ def assemble(settings: Settings) -> Chirp:
             "http": "it would cut off the very request asking; kill it from inside",
         },
     )
-    services = Services(operations=operations)
+    jwt_secret = (
+        secrets.token_urlsafe(32)
+        if settings.jwt_secret is None
+        else settings.jwt_secret.get_secret_value()
+    )
+    users = UserService(
+        users=MemoryUserStore(),
+        graph=MemoryGraphStore(),
+        tweets=MemoryTweetStore(),
+        log=log,
+        passwords=Passwords(
+            PasswordPolicy(
+                memory_kib=settings.password_memory_kib, time_cost=settings.password_time_cost
+            )
+        ),
+        tokens=TokenIssuer(
+            TokenPolicy(
+                secret=jwt_secret,
+                access_ttl=settings.access_token_ttl,
+                refresh_ttl=settings.refresh_token_ttl,
+            )
+        ),
+    )
+    services = Services(operations=operations, users=users)
     app = create_app(services, max_body_bytes=settings.max_body_bytes)
     return Chirp(settings, system, log, services, app, admin_token, generated)
 

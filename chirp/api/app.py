@@ -8,11 +8,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from chirp.services import Services
 
+from .auth import auth_routes
 from .operations import operations_routes
 from .problems import install_problem_handlers
+from .users import users_routes
 
 
-def create_app(services: Services, *, max_body_bytes: int = 1024 * 1024) -> QuartTrio:
+def create_app(services: Services, *, max_body_bytes: int = 64 * 1024) -> QuartTrio:
     app = QuartTrio("chirp")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -28,4 +30,6 @@ def create_app(services: Services, *, max_body_bytes: int = 1024 * 1024) -> Quar
             raise RequestEntityTooLarge()
 
     app.register_blueprint(operations_routes(services.operations))
+    app.register_blueprint(auth_routes(services.users))
+    app.register_blueprint(users_routes(services.users))
     return app

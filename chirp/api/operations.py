@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 
 from chirp.services.operations import OperationsService
 
+from .identity import bearer_token
 from .problems import problem
 
 
@@ -15,9 +16,7 @@ def operations_routes(operations: OperationsService) -> Blueprint:
     routes = Blueprint("operations", __name__)
 
     def require_admin() -> None:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        operations.authorize_admin(token.strip() if scheme.lower() == "bearer" else None)
+        operations.authorize_admin(bearer_token())
 
     @routes.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -10,10 +10,12 @@ from typing import Any
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
+from chirp.api.bodies import Invalid
 from chirp.services.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    RuleBroken,
     ServiceError,
     Unauthorized,
     Unavailable,
@@ -24,6 +26,7 @@ logger = logging.getLogger("chirp.api")
 PROBLEM_JSON = "application/problem+json"
 
 _STATUS_OF: dict[type[ServiceError], tuple[int, str]] = {
+    RuleBroken: (422, "Unprocessable Content"),
     NotFound: (404, "Not Found"),
     Conflict: (409, "Conflict"),
     Unauthorized: (401, "Unauthorized"),
@@ -63,6 +66,10 @@ def install_problem_handlers(app: Quart) -> None:
         if isinstance(error, Unavailable):
             headers["Retry-After"] = str(error.retry_after)
         return problem(status, title, str(error), headers=headers)
+
+    @app.errorhandler(Invalid)
+    async def invalid_body(error: Invalid) -> Response:
+        return problem(422, "Unprocessable Content", str(error), errors=error.errors)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:

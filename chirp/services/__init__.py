@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .operations import OperationsService
+from .users import UserService
 
 
 @dataclass(frozen=True)
@@ -12,3 +13,4 @@ class Services:
     """Every service the API may call, built by the composition root."""
 
     operations: OperationsService
+    users: UserService

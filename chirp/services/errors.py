@@ -8,6 +8,10 @@ class ServiceError(Exception):
     internals, and should say what to do about it."""
 
 
+class RuleBroken(ServiceError):
+    """The request is well formed but breaks a rule (too long, following yourself…)."""
+
+
 class NotFound(ServiceError):
     """The thing asked for does not exist."""
 

@@ -7,17 +7,46 @@ from chirp.config import Settings
 from chirp.server import Chirp, assemble
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
-SMALL_TOPICS = {"tweet_created": 4, "tweet_deleted": 2, "like_added": 2, "retweet_created": 2}
+SMALL_TOPICS = {
+    "tweet_created": 4,
+    "tweet_deleted": 2,
+    "like_added": 2,
+    "retweet_created": 2,
+    "user_followed": 2,
+    "user_unfollowed": 2,
+}
 
 
 @pytest.fixture
 async def chirp(nursery: trio.Nursery) -> Chirp:
     """chirp assembled with small topics, its tree running in the test's nursery; requests
     go through ``chirp.app.test_client()`` (the real app, without sockets)."""
-    assembled = assemble(Settings(admin_token=ADMIN_TOKEN, partitions=SMALL_TOPICS))
+    assembled = assemble(
+        Settings(
+            admin_token=ADMIN_TOKEN,
+            partitions=SMALL_TOPICS,
+            # Cheap hashes: the tests make many accounts; the real cost is tested alone.
+            password_memory_kib=1024,
+            password_time_cost=1,
+        )
+    )
     await nursery.start(assembled.system.run)
     return assembled
 
 
 def admin(token: str = ADMIN_TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def sign_up(chirp: Chirp, username: str, **fields: str) -> tuple[int, dict[str, str]]:
+    """A new account: its user id and the headers that act as it."""
+    body = {
+        "username": username,
+        "email": f"{username}@example.org",
+        "password": "correct horse battery",
+        **fields,
+    }
+    response = await chirp.app.test_client().post("/api/v1/users", json=body)
+    assert response.status_code == 201, await response.get_data()
+    created = await response.get_json()
+    return created["user"]["user_id"], {"Authorization": f"Bearer {created['access_token']}"}

@@ -13,7 +13,7 @@ from actors import Actor, ActorSpec
 from chirp.server import Chirp
 from storage.partitioning import partition_for
 
-from .conftest import ADMIN_TOKEN, admin
+from .conftest import ADMIN_TOKEN, SMALL_TOPICS, admin
 
 PARTITION = "log.tweet_created.1"
 
@@ -85,7 +85,7 @@ async def test_admin_actors_describes_the_tree(chirp: Chirp) -> None:
     tree = await response.get_json()
     assert (tree["name"], tree["kind"], tree["state"]) == ("root", "supervisor", "running")
     log = find(tree, "log")
-    assert len(log["children"]) == 4 + 2 + 2 + 2 + 1  # partitions and the retention ticker
+    assert len(log["children"]) == sum(SMALL_TOPICS.values()) + 1  # and the retention ticker
     partition = find(tree, PARTITION)
     assert {"state", "mailbox_depth", "restarts", "last_error", "end_offset"} <= partition.keys()
     assert sum(find(tree, f"log.tweet_created.{p}")["end_offset"] for p in range(4)) == 1

@@ -1,0 +1,23 @@
+"""Who is asking: the Bearer token of the request."""
+
+from __future__ import annotations
+
+from quart import request
+
+from chirp.services.errors import Unauthorized
+from chirp.services.users import UserService
+
+
+def bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def current_user(users: UserService) -> int:
+    """The user id of the request's access token. Raises `Unauthorized` (401, with
+    ``WWW-Authenticate``) when there is none or it is not valid."""
+    token = bearer_token()
+    if token is None:
+        raise Unauthorized("sign in: send an access token as 'Authorization: Bearer …'")
+    return users.authenticate(token)

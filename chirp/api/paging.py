@@ -1,0 +1,31 @@
+"""List parameters: ``limit`` and cursors, checked before anything is read."""
+
+from __future__ import annotations
+
+from quart import request
+from werkzeug.exceptions import BadRequest
+
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+
+
+def limit() -> int:
+    text = request.args.get("limit")
+    if text is None:
+        return DEFAULT_LIMIT
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def cursor(name: str = "cursor") -> int | None:
+    """An opaque position from a previous page's ``next_cursor`` (digits, 63 bits)."""
+    text = request.args.get(name)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) >= 1 << 63:
+        raise BadRequest(f"{name} is not a cursor this API gave out")
+    return int(text)
+
+
+def next_cursor(position: int | None) -> str | None:
+    return None if position is None else str(position)

@@ -1,0 +1,203 @@
+"""Accounts, logins and the follow graph."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from chirp import model
+from chirp.model import User
+from storage.protocols import (
+    Duplicate,
+    EventLog,
+    GraphStore,
+    LogUnavailable,
+    TweetStore,
+    UserStore,
+)
+
+from .auth import REFRESH, Passwords, TokenIssuer, Tokens
+from .errors import Conflict, NotFound, RuleBroken, Unauthorized, Unavailable
+
+MIN_PASSWORD, MAX_PASSWORD = 8, 256
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A user as others see them: the record and the counts derived from the stores."""
+
+    user: User
+    follower_count: int
+    following_count: int
+    tweet_count: int
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UserService:
+    """Registration, login, profiles and follows. Every follow or unfollow that changes
+    the graph is published (``user_followed`` / ``user_unfollowed``); if the log cannot take
+    it, the change is undone and the caller told to retry, so the graph never holds an edge
+    the rest of chirp was not told about."""
+
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        graph: GraphStore,
+        tweets: TweetStore,
+        log: EventLog,
+        passwords: Passwords,
+        tokens: TokenIssuer,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._users = users
+        self._graph = graph
+        self._tweets = tweets
+        self._log = log
+        self._passwords = passwords
+        self._tokens = tokens
+        self._now = now
+
+    async def register(
+        self, *, username: str, email: str, password: str, display_name: str | None = None
+    ) -> tuple[UserView, Tokens]:
+        try:
+            model.username(username)
+            model.display_name(display_name if display_name is not None else username)
+        except model.RuleError as exc:
+            raise RuleBroken(str(exc)) from None
+        if len(email) > 254 or not _EMAIL.fullmatch(email):
+            raise RuleBroken("the email address is not valid")
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise RuleBroken(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        if await self._users.find(username) is not None:
+            raise Conflict("that username is taken")  # before the costly hash
+        password_hash = await self._passwords.hash(password)
+        try:
+            user = await self._users.create(
+                username=username,
+                email=email,
+                password_hash=password_hash,
+                display_name=display_name if display_name is not None else username,
+                created_at=self._now(),
+            )
+        except Duplicate as exc:
+            raise Conflict(f"that {exc.field} is taken") from None
+        return UserView(user, 0, 0, 0), self._tokens.issue(user.user_id)
+
+    async def login(self, username: str, password: str) -> Tokens:
+        """Tokens for the right password. Wrong name or wrong password cost the same and
+        answer the same, so neither can be told from the other."""
+        user = await self._users.find(username) if model.is_username(username) else None
+        stored = await self._users.password_hash(user.user_id) if user else None
+        if not await self._passwords.check(stored, password) or user is None or stored is None:
+            raise Unauthorized("wrong username or password")
+        if self._passwords.needs_rehash(stored):
+            await self._users.set_password_hash(user.user_id, await self._passwords.hash(password))
+        return self._tokens.issue(user.user_id)
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        user_id = self._tokens.user_of(refresh_token, kind=REFRESH)
+        if await self._users.get(user_id) is None:
+            raise Unauthorized("the account behind this token is gone")
+        return self._tokens.issue(user_id)
+
+    def authenticate(self, access_token: str) -> int:
+        """The user id an access token speaks for. Raises `Unauthorized`."""
+        return self._tokens.user_of(access_token)
+
+    async def view(self, user_id: int) -> UserView:
+        views = await self.views([user_id])
+        if not views:
+            raise NotFound(f"there is no user {user_id}")
+        return views[0]
+
+    async def find(self, username: str) -> UserView:
+        user = await self._users.find(username) if model.is_username(username) else None
+        if user is None:
+            raise NotFound(f"there is no user named {username[:20]!r}")
+        return (await self._with_counts([user]))[0]
+
+    async def views(self, user_ids: list[int]) -> list[UserView]:
+        """The users that exist among ``user_ids``, in that order."""
+        found = await self._users.get_many(user_ids)
+        return await self._with_counts([found[i] for i in user_ids if i in found])
+
+    async def update_profile(
+        self,
+        user_id: int,
+        *,
+        display_name: str | None = None,
+        bio: str | None = None,
+        profile_image_url: str | None = None,
+    ) -> UserView:
+        try:
+            if display_name is not None:
+                model.display_name(display_name)
+            if bio is not None:
+                model.bio(bio)
+            if profile_image_url is not None:
+                model.profile_image_url(profile_image_url)
+        except model.RuleError as exc:
+            raise RuleBroken(str(exc)) from None
+        await self._users.update_profile(
+            user_id, display_name=display_name, bio=bio, profile_image_url=profile_image_url
+        )
+        return await self.view(user_id)
+
+    async def follow(self, follower_id: int, followee_id: int) -> None:
+        if follower_id == followee_id:
+            raise RuleBroken("you cannot follow yourself")
+        await self.view(followee_id)
+        if await self._graph.follow(follower_id, followee_id, self._now()):
+            try:
+                await self._publish("user_followed", follower_id, followee_id)
+            except Unavailable:
+                await self._graph.unfollow(follower_id, followee_id)
+                raise
+
+    async def unfollow(self, follower_id: int, followee_id: int) -> None:
+        await self.view(followee_id)
+        if await self._graph.unfollow(follower_id, followee_id):
+            try:
+                await self._publish("user_unfollowed", follower_id, followee_id)
+            except Unavailable:
+                await self._graph.follow(follower_id, followee_id, self._now())
+                raise
+
+    async def followers(
+        self, user_id: int, *, limit: int, before: int | None
+    ) -> tuple[list[UserView], int | None]:
+        await self.view(user_id)
+        page = await self._graph.followers(user_id, limit=limit, before=before)
+        return await self.views(page.items), page.next_cursor
+
+    async def following(
+        self, user_id: int, *, limit: int, before: int | None
+    ) -> tuple[list[UserView], int | None]:
+        await self.view(user_id)
+        page = await self._graph.following(user_id, limit=limit, before=before)
+        return await self.views(page.items), page.next_cursor
+
+    async def _with_counts(self, users: list[User]) -> list[UserView]:
+        ids = [u.user_id for u in users]
+        graph_counts = await self._graph.counts(ids)
+        tweet_counts = await self._tweets.tweet_counts(ids)
+        return [UserView(u, *graph_counts[u.user_id], tweet_counts[u.user_id]) for u in users]
+
+    async def _publish(self, topic: str, follower_id: int, followee_id: int) -> None:
+        event = {
+            "follower_id": follower_id,
+            "followee_id": followee_id,
+            "at": int(self._now().timestamp() * 1000),
+        }
+        try:
+            await self._log.publish(topic, follower_id, event)
+        except LogUnavailable:
+            raise Unavailable("the change could not be recorded; try again") from None
