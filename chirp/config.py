@@ -13,6 +13,8 @@ DEFAULT_PARTITIONS: dict[str, int] = {
     "tweet_deleted": 50,
     "like_added": 50,
     "retweet_created": 50,
+    "tweet_edited": 50,
+    "like_removed": 50,
     "user_followed": 50,
     "user_unfollowed": 50,
 }
@@ -54,6 +56,12 @@ class Settings(BaseSettings):
     #: argon2id cost: OWASP's minimum by default (19 MiB, 2 passes).
     password_memory_kib: PositiveInt = 19 * 1024
     password_time_cost: PositiveInt = 2
+
+    #: This process's Snowflake worker id; processes sharing storage need different ones.
+    worker_id: int = Field(0, ge=0, le=1023)
+    #: Spam rules: more links than this in one tweet are refused, and so is the same text
+    #: from the same user within the hour.
+    spam_max_links: PositiveInt = 5
 
     @field_validator("partitions", mode="after")
     @classmethod

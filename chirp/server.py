@@ -13,11 +13,14 @@ from actors import ActorSpec, ActorSystem, SupervisorSpec
 from chirp.api import create_app
 from chirp.config import Settings
 from chirp.http_server import HttpServer, open_listener, url_of
+from chirp.ids import SnowflakeGenerator
 from chirp.services import Services
 from chirp.services.auth import PasswordPolicy, Passwords, TokenIssuer, TokenPolicy
 from chirp.services.operations import OperationsService
+from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService
 from storage.memory import (
+    MemoryEngagementStore,
     MemoryEventLog,
     MemoryGraphStore,
     MemoryTweetStore,
@@ -70,10 +73,11 @@ def assemble(settings: Settings) -> Chirp:
         if settings.jwt_secret is None
         else settings.jwt_secret.get_secret_value()
     )
+    user_store, tweet_store = MemoryUserStore(), MemoryTweetStore()
     users = UserService(
-        users=MemoryUserStore(),
+        users=user_store,
         graph=MemoryGraphStore(),
-        tweets=MemoryTweetStore(),
+        tweets=tweet_store,
         log=log,
         passwords=Passwords(
             PasswordPolicy(
@@ -88,7 +92,15 @@ def assemble(settings: Settings) -> Chirp:
             )
         ),
     )
-    services = Services(operations=operations, users=users)
+    tweets = TweetService(
+        tweets=tweet_store,
+        users=user_store,
+        engagement=MemoryEngagementStore(),
+        log=log,
+        ids=SnowflakeGenerator(settings.worker_id),
+        spam=SpamPolicy(max_links=settings.spam_max_links),
+    )
+    services = Services(operations=operations, users=users, tweets=tweets)
     app = create_app(services, max_body_bytes=settings.max_body_bytes)
     return Chirp(settings, system, log, services, app, admin_token, generated)
 

@@ -241,7 +241,9 @@ class EngagementStore(Protocol):
 
     async def liked(self, user_id: int, tweet_ids: Iterable[int]) -> set[int]: ...
 
-    async def retweeted(self, user_id: int, tweet_ids: Iterable[int]) -> set[int]: ...
+    async def retweeted(self, user_id: int, tweet_ids: Iterable[int]) -> dict[int, int]:
+        """Of ``tweet_ids``, those the user retweeted, each to the id of their retweet."""
+        ...
 
     async def counts(self, tweet_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         """Per tweet: (likes, retweets)."""

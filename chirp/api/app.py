@@ -11,6 +11,7 @@ from chirp.services import Services
 from .auth import auth_routes
 from .operations import operations_routes
 from .problems import install_problem_handlers
+from .tweets import tweets_routes
 from .users import users_routes
 
 
@@ -32,4 +33,5 @@ def create_app(services: Services, *, max_body_bytes: int = 64 * 1024) -> QuartT
     app.register_blueprint(operations_routes(services.operations))
     app.register_blueprint(auth_routes(services.users))
     app.register_blueprint(users_routes(services.users))
+    app.register_blueprint(tweets_routes(services.tweets, services.users))
     return app

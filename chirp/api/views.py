@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from chirp.services.tweets import TweetView
 from chirp.services.users import UserView
 
 
@@ -31,3 +32,34 @@ def user_json(view: UserView, *, private: bool = False) -> dict[str, Any]:
     if private:
         body["email"] = user.email
     return body
+
+
+def tweet_json(view: TweetView) -> dict[str, Any]:
+    """A tweet. Ids are strings: JavaScript numbers lose integers above 2**53."""
+    tweet, author = view.tweet, view.author
+    return {
+        "tweet_id": str(tweet.tweet_id),
+        "user_id": tweet.user_id,
+        "author": {
+            "user_id": author.user_id,
+            "username": author.username,
+            "display_name": author.display_name,
+            "verified": author.verified,
+            "profile_image_url": author.profile_image_url,
+        },
+        "content": tweet.content,
+        "media_urls": list(tweet.media_urls),
+        "hashtags": list(tweet.hashtags),
+        "mentions": list(tweet.mentions),
+        "urls": list(tweet.urls),
+        "like_count": view.like_count,
+        "retweet_count": view.retweet_count,
+        "reply_count": view.reply_count,
+        "is_reply": tweet.reply_to is not None,
+        "reply_to_tweet_id": None if tweet.reply_to is None else str(tweet.reply_to),
+        "retweet_of": None if view.retweet_of is None else tweet_json(view.retweet_of),
+        "created_at": timestamp(tweet.created_at),
+        "edited_at": None if tweet.edited_at is None else timestamp(tweet.edited_at),
+        "liked": view.liked,
+        "retweeted": view.retweeted,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .operations import OperationsService
+from .tweets import TweetService
 from .users import UserService
 
 
@@ -14,3 +15,4 @@ class Services:
 
     operations: OperationsService
     users: UserService
+    tweets: TweetService

@@ -42,9 +42,9 @@ class MemoryEngagementStore:
         likes = self._likes
         return {t for t in tweet_ids if user_id in likes.get(t, ())}
 
-    async def retweeted(self, user_id: int, tweet_ids: Iterable[int]) -> set[int]:
+    async def retweeted(self, user_id: int, tweet_ids: Iterable[int]) -> dict[int, int]:
         retweets = self._retweets
-        return {t for t in tweet_ids if user_id in retweets.get(t, ())}
+        return {t: retweets[t][user_id] for t in tweet_ids if user_id in retweets.get(t, ())}
 
     async def counts(self, tweet_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         likes, retweets = self._likes, self._retweets

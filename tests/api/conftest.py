@@ -12,6 +12,8 @@ SMALL_TOPICS = {
     "tweet_deleted": 2,
     "like_added": 2,
     "retweet_created": 2,
+    "tweet_edited": 2,
+    "like_removed": 2,
     "user_followed": 2,
     "user_unfollowed": 2,
 }

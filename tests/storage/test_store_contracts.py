@@ -235,7 +235,7 @@ async def test_likes_and_retweets_are_one_per_user_and_counted_exactly(
     assert await engagement.retweet(1, 50, retweet_id=901) == 900
     assert await engagement.counts([50, 51]) == {50: (2, 1), 51: (0, 0)}
     assert await engagement.liked(1, [50, 51]) == {50}
-    assert await engagement.retweeted(1, [50, 51]) == {50}
+    assert await engagement.retweeted(1, [50, 51]) == {50: 900}
     assert await engagement.unlike(1, 50) is True
     assert await engagement.unlike(1, 50) is False
     assert await engagement.unretweet(1, 50) == 900

@@ -1,0 +1,149 @@
+"""``/api/v1/tweet`` and the tweet lists: posting, reading, editing, engagement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response
+from werkzeug.exceptions import NotFound
+
+from chirp import ids
+from chirp.services.tweets import TweetService
+from chirp.services.users import UserService
+
+from . import paging
+from .bodies import Invalid, StrictModel, json_body
+from .identity import bearer_token, current_user
+from .views import timestamp, tweet_json
+
+
+class NewTweet(StrictModel):
+    content: str
+    media_urls: list[str] | None = None
+    reply_to_tweet_id: str | None = None
+
+
+class TweetEdit(StrictModel):
+    content: str
+
+
+def tweets_routes(tweets: TweetService, users: UserService) -> Blueprint:
+    routes = Blueprint("tweets", __name__, url_prefix="/api/v1")
+
+    def viewer() -> int | None:
+        """Reading needs no token; a token sent must be valid, and personalises."""
+        return current_user(users) if bearer_token() is not None else None
+
+    @routes.post("/tweet")
+    async def post() -> tuple[dict[str, Any], int]:
+        user_id = current_user(users)
+        body = await json_body(NewTweet)
+        reply_to = None
+        if body.reply_to_tweet_id is not None:
+            try:
+                reply_to = ids.parse(body.reply_to_tweet_id)
+            except ValueError:
+                raise Invalid("reply_to_tweet_id: not a tweet id") from None
+        view = await tweets.post(
+            user_id, body.content, media_urls=body.media_urls, reply_to=reply_to
+        )
+        created = tweet_json(view)
+        return {
+            "tweet_id": created["tweet_id"],
+            "created_at": created["created_at"],
+            "tweet": created,
+        }, 201
+
+    @routes.get("/tweet/<tweet_id>")
+    async def get(tweet_id: str) -> dict[str, Any]:
+        return tweet_json(await tweets.view(_tweet_id(tweet_id), viewer=viewer()))
+
+    @routes.patch("/tweet/<tweet_id>")
+    async def edit(tweet_id: str) -> dict[str, Any]:
+        user_id = current_user(users)
+        body = await json_body(TweetEdit)
+        return tweet_json(await tweets.edit(user_id, _tweet_id(tweet_id), body.content))
+
+    @routes.delete("/tweet/<tweet_id>")
+    async def delete(tweet_id: str) -> Response:
+        await tweets.delete(current_user(users), _tweet_id(tweet_id))
+        return no_content()
+
+    @routes.get("/tweet/<tweet_id>/history")
+    async def history(tweet_id: str) -> dict[str, Any]:
+        tweet, versions = await tweets.history(_tweet_id(tweet_id))
+        return {
+            "tweet_id": str(tweet.tweet_id),
+            "content": tweet.content,
+            "edited_at": None if tweet.edited_at is None else timestamp(tweet.edited_at),
+            "versions": [
+                {
+                    "content": v.content,
+                    "hashtags": list(v.hashtags),
+                    "mentions": list(v.mentions),
+                    "urls": list(v.urls),
+                    "valid_from": timestamp(v.valid_from),
+                }
+                for v in versions
+            ],
+        }
+
+    @routes.post("/tweet/<tweet_id>/like")
+    async def like(tweet_id: str) -> dict[str, Any]:
+        return tweet_json(await tweets.like(current_user(users), _tweet_id(tweet_id)))
+
+    @routes.delete("/tweet/<tweet_id>/like")
+    async def unlike(tweet_id: str) -> dict[str, Any]:
+        return tweet_json(await tweets.unlike(current_user(users), _tweet_id(tweet_id)))
+
+    @routes.post("/tweet/<tweet_id>/retweet")
+    async def retweet(tweet_id: str) -> tuple[dict[str, Any], int]:
+        return tweet_json(await tweets.retweet(current_user(users), _tweet_id(tweet_id))), 201
+
+    @routes.delete("/tweet/<tweet_id>/retweet")
+    async def unretweet(tweet_id: str) -> Response:
+        await tweets.unretweet(current_user(users), _tweet_id(tweet_id))
+        return no_content()
+
+    @routes.get("/tweet/<tweet_id>/replies")
+    async def replies(tweet_id: str) -> dict[str, Any]:
+        found, position = await tweets.replies(
+            _tweet_id(tweet_id),
+            viewer=viewer(),
+            limit=paging.limit(),
+            max_id=paging.cursor("max_id"),
+            since_id=paging.cursor("since_id"),
+        )
+        return {
+            "tweets": [tweet_json(v) for v in found],
+            "next_cursor": paging.next_cursor(position),
+        }
+
+    @routes.get("/users/<int:user_id>/tweets")
+    async def timeline(user_id: int) -> dict[str, Any]:
+        found, position = await tweets.timeline(
+            user_id,
+            viewer=viewer(),
+            limit=paging.limit(),
+            max_id=paging.cursor("max_id"),
+            since_id=paging.cursor("since_id"),
+        )
+        return {
+            "tweets": [tweet_json(v) for v in found],
+            "next_cursor": paging.next_cursor(position),
+        }
+
+    return routes
+
+
+def no_content() -> Response:
+    # An empty bytes body: with none at all Quart makes an iterable body that it reads
+    # through asyncio's executor, which fails under trio ("no running event loop").
+    return Response(b"", status=204)
+
+
+def _tweet_id(text: str) -> int:
+    try:
+        return ids.parse(text)
+    except ValueError:
+        raise NotFound(f"there is no tweet {text[:24]!r}") from None
