@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     #: from the same user within the hour.
     spam_max_links: PositiveInt = 5
 
+    #: The gateway's token buckets, per hour (the seed's figures; benchmarks raise them).
+    rate_tweets_per_user: PositiveInt = 100
+    rate_calls_per_user: PositiveInt = 1_000
+    rate_requests_per_ip: PositiveInt = 10_000
+    #: Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
     @field_validator("partitions", mode="after")
     @classmethod
     def _over_defaults(cls, value: dict[str, int]) -> dict[str, int]:

@@ -17,12 +17,14 @@ from chirp.ids import SnowflakeGenerator
 from chirp.services import Services
 from chirp.services.auth import PasswordPolicy, Passwords, TokenIssuer, TokenPolicy
 from chirp.services.operations import OperationsService
+from chirp.services.ratelimits import RateLimits, RateLimitService
 from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService
 from storage.memory import (
     MemoryEngagementStore,
     MemoryEventLog,
     MemoryGraphStore,
+    MemoryRateLimitStore,
     MemoryTweetStore,
     MemoryUserStore,
     Retention,
@@ -100,8 +102,20 @@ def assemble(settings: Settings) -> Chirp:
         ids=SnowflakeGenerator(settings.worker_id),
         spam=SpamPolicy(max_links=settings.spam_max_links),
     )
-    services = Services(operations=operations, users=users, tweets=tweets)
-    app = create_app(services, max_body_bytes=settings.max_body_bytes)
+    limits = RateLimitService(
+        MemoryRateLimitStore(),
+        RateLimits(
+            tweets_per_user=settings.rate_tweets_per_user,
+            calls_per_user=settings.rate_calls_per_user,
+            requests_per_ip=settings.rate_requests_per_ip,
+        ),
+    )
+    services = Services(operations=operations, users=users, tweets=tweets, limits=limits)
+    app = create_app(
+        services,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_proxies,
+    )
     return Chirp(settings, system, log, services, app, admin_token, generated)
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from chirp.model import Page, Tweet, TweetVersion, User
+from chirp.ratelimit import Decision
 
 
 class Record(NamedTuple):
@@ -252,4 +253,13 @@ class EngagementStore(Protocol):
     async def forget_tweet(self, tweet_id: int) -> list[int]:
         """Drop every like and retweet of a deleted tweet; return the ids of the retweet
         tweets that carried it, which go too."""
+        ...
+
+
+class RateLimitStore(Protocol):
+    """Token buckets by key, decided atomically in the store (a Lua script on Redis), so
+    processes sharing the store share the limits."""
+
+    async def acquire(self, key: str, limit: int, period: float, now: float) -> Decision:
+        """Take one token from ``key``'s bucket of ``limit`` per ``period`` seconds."""
         ...

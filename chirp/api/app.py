@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from quart import request
+from quart import Response, g, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from chirp.services import Services
 
 from .auth import auth_routes
+from .clients import ClientAddress
+from .identity import bearer_token, current_user
 from .operations import operations_routes
-from .problems import install_problem_handlers
+from .problems import install_problem_handlers, rate_limit_headers_for
 from .tweets import tweets_routes
 from .users import users_routes
 
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
 
-def create_app(services: Services, *, max_body_bytes: int = 64 * 1024) -> QuartTrio:
+
+def create_app(
+    services: Services,
+    *,
+    max_body_bytes: int = 64 * 1024,
+    trusted_proxies: list[str] | None = None,
+) -> QuartTrio:
     app = QuartTrio("chirp")
+    client_address = ClientAddress(trusted_proxies or [])
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     install_problem_handlers(app)
@@ -30,8 +40,29 @@ def create_app(services: Services, *, max_body_bytes: int = 64 * 1024) -> QuartT
         if length is not None and length > max_body_bytes:
             raise RequestEntityTooLarge()
 
+    @app.before_request
+    async def rate_limit() -> None:
+        """The gateway's limits: every request counts against its address, and every
+        signed-in call against its user too. The tightest answers in the headers."""
+        if request.path in UNLIMITED_PATHS:
+            return
+        g.rate_limit = await services.limits.request_from(client_address())
+        # /admin carries the admin token, not a user's: only the API's callers are users.
+        if request.path.startswith("/api/") and bearer_token() is not None:
+            user_decision = await services.limits.call_by(current_user(services.users))
+            if user_decision.remaining < g.rate_limit.remaining:
+                g.rate_limit = user_decision
+
+    @app.after_request
+    async def rate_limit_headers(response: Response) -> Response:
+        decision = g.get("rate_limit")
+        # A 429 already names the bucket that refused it.
+        if decision is not None and "X-RateLimit-Limit" not in response.headers:
+            response.headers.update(rate_limit_headers_for(decision))
+        return response
+
     app.register_blueprint(operations_routes(services.operations))
     app.register_blueprint(auth_routes(services.users))
     app.register_blueprint(users_routes(services.users))
-    app.register_blueprint(tweets_routes(services.tweets, services.users))
+    app.register_blueprint(tweets_routes(services.tweets, services.users, services.limits))
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import request
+from quart import g, request
 
 from chirp.services.errors import Unauthorized
 from chirp.services.users import UserService
@@ -17,7 +17,11 @@ def bearer_token() -> str | None:
 def current_user(users: UserService) -> int:
     """The user id of the request's access token. Raises `Unauthorized` (401, with
     ``WWW-Authenticate``) when there is none or it is not valid."""
+    user_id = g.get("user_id")
+    if user_id is not None:
+        return user_id
     token = bearer_token()
     if token is None:
         raise Unauthorized("sign in: send an access token as 'Authorization: Bearer …'")
-    return users.authenticate(token)
+    g.user_id = users.authenticate(token)
+    return g.user_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
 from chirp.api.bodies import Invalid
+from chirp.ratelimit import Decision
 from chirp.services.errors import (
     Conflict,
     Forbidden,
@@ -20,6 +22,7 @@ from chirp.services.errors import (
     Unauthorized,
     Unavailable,
 )
+from chirp.services.ratelimits import RateLimited
 
 logger = logging.getLogger("chirp.api")
 
@@ -67,6 +70,12 @@ def install_problem_handlers(app: Quart) -> None:
             headers["Retry-After"] = str(error.retry_after)
         return problem(status, title, str(error), headers=headers)
 
+    @app.errorhandler(RateLimited)
+    async def rate_limited(error: RateLimited) -> Response:
+        headers = rate_limit_headers_for(error.decision)
+        headers["Retry-After"] = str(max(1, math.ceil(error.decision.retry_after)))
+        return problem(429, "Too Many Requests", str(error), headers=headers)
+
     @app.errorhandler(Invalid)
     async def invalid_body(error: Invalid) -> Response:
         return problem(422, "Unprocessable Content", str(error), errors=error.errors)
@@ -87,6 +96,14 @@ def install_problem_handlers(app: Quart) -> None:
     async def unexpected(error: Exception) -> Response:
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
         return problem(500, "Internal Server Error", "chirp hit an unexpected error; it is logged")
+
+
+def rate_limit_headers_for(decision: Decision) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(math.ceil(decision.reset_after)),
+    }
 
 
 _HTTP_DETAILS = {

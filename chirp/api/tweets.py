@@ -8,6 +8,7 @@ from quart import Blueprint, Response
 from werkzeug.exceptions import NotFound
 
 from chirp import ids
+from chirp.services.ratelimits import RateLimitService
 from chirp.services.tweets import TweetService
 from chirp.services.users import UserService
 
@@ -27,7 +28,7 @@ class TweetEdit(StrictModel):
     content: str
 
 
-def tweets_routes(tweets: TweetService, users: UserService) -> Blueprint:
+def tweets_routes(tweets: TweetService, users: UserService, limits: RateLimitService) -> Blueprint:
     routes = Blueprint("tweets", __name__, url_prefix="/api/v1")
 
     def viewer() -> int | None:
@@ -37,6 +38,7 @@ def tweets_routes(tweets: TweetService, users: UserService) -> Blueprint:
     @routes.post("/tweet")
     async def post() -> tuple[dict[str, Any], int]:
         user_id = current_user(users)
+        await limits.tweet_by(user_id)
         body = await json_body(NewTweet)
         reply_to = None
         if body.reply_to_tweet_id is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .operations import OperationsService
+from .ratelimits import RateLimitService
 from .tweets import TweetService
 from .users import UserService
 
@@ -16,3 +17,4 @@ class Services:
     operations: OperationsService
     users: UserService
     tweets: TweetService
+    limits: RateLimitService

@@ -4,5 +4,6 @@ from .engagement import MemoryEngagementStore as MemoryEngagementStore
 from .eventlog import MemoryEventLog as MemoryEventLog
 from .graph import MemoryGraphStore as MemoryGraphStore
 from .partition import Retention as Retention
+from .ratelimits import MemoryRateLimitStore as MemoryRateLimitStore
 from .tweets import MemoryTweetStore as MemoryTweetStore
 from .users import MemoryUserStore as MemoryUserStore
