@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import actors
+from bench import actors, write
 
 
 def main() -> None:
@@ -16,9 +16,16 @@ def main() -> None:
     runtime.add_argument("--messages", type=int, default=200_000, help="per tell/ask run")
     runtime.add_argument("--events", type=int, default=200_000, help="per log run")
     runtime.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    writes = scenarios.add_parser(
+        "write", help="tweets through the service layer against the raw log publish rate"
+    )
+    writes.add_argument("--tweets", type=int, default=20_000, help="per run")
+    writes.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     args = top.parse_args()
     if args.scenario == "actors":
         actors.main(args.messages, args.events, args.repeat)
+    elif args.scenario == "write":
+        write.main(args.tweets, args.repeat)
 
 
 if __name__ == "__main__":

@@ -15,23 +15,33 @@ from .api.conftest import ADMIN_TOKEN, SMALL_TOPICS
 PEOPLE = 4
 Op = tuple[str, int, int]
 ops = st.lists(
-    st.tuples(st.sampled_from(["like", "unlike", "follow", "unfollow"]),
-              st.integers(0, PEOPLE - 1), st.integers(0, PEOPLE - 1)),
+    st.tuples(
+        st.sampled_from(["like", "unlike", "follow", "unfollow"]),
+        st.integers(0, PEOPLE - 1),
+        st.integers(0, PEOPLE - 1),
+    ),
     max_size=40,
 )
 
 
 def run_through_services(sequence: list[Op]) -> None:
     async def main() -> None:
-        chirp = assemble(Settings(admin_token=ADMIN_TOKEN, partitions=SMALL_TOPICS,
-                                  password_memory_kib=64, password_time_cost=1))
+        chirp = assemble(
+            Settings(
+                admin_token=ADMIN_TOKEN,
+                partitions=SMALL_TOPICS,
+                password_memory_kib=64,
+                password_time_cost=1,
+            )
+        )
         async with trio.open_nursery() as nursery:
             await nursery.start(chirp.system.run)
             users, tweets = chirp.services.users, chirp.services.tweets
             people = []
             for n in range(PEOPLE):
-                view, _ = await users.register(username=f"p{n}", email=f"p{n}@x.org",
-                                               password="long enough pw")
+                view, _ = await users.register(
+                    username=f"p{n}", email=f"p{n}@x.org", password="long enough pw"
+                )
                 people.append(view.user.user_id)
             posts = [(await tweets.post(p, f"post of {p}")).tweet.tweet_id for p in people]
             likes: set[tuple[int, int]] = set()
