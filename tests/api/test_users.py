@@ -218,3 +218,22 @@ async def test_follows_are_idempotent_counted_and_listed(chirp: Chirp) -> None:
     published = sum(await chirp.log.end_offsets("user_followed"))
     assert published == 5, "one event per follow that changed the graph"
     assert sum(await chirp.log.end_offsets("user_unfollowed")) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"data": b"username=x", "headers": {"Content-Type": "text/plain"}}, 415),
+        ({"form": {"grant_type": "client_credentials", "client_id": "x"}}, 422),
+        ({"json": {"grant_type": "refresh_token"}}, 422),
+        ({"json": {"grant_type": "refresh_token", "refresh_token": "forged"}}, 401),
+        ({"json": {"username": "x"}}, 422),
+        ({"data": b"{bad json", "headers": {"Content-Type": "application/json"}}, 400),
+    ],
+)
+async def test_the_token_endpoint_refuses_what_it_cannot_use(
+    chirp: Chirp, kwargs: dict, status: int
+) -> None:
+    response = await chirp.app.test_client().post("/api/v1/auth/token", **kwargs)
+    assert response.status_code == status, await response.get_data()
+    assert response.content_type == "application/problem+json"
