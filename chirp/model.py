@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from chirp.text import USERNAME, is_web_url
+from chirp.text import USERNAME, TextError, is_web_url, plain
 
 MAX_DISPLAY_NAME = 50
 MAX_BIO = 160
@@ -81,13 +81,20 @@ def username(value: str) -> str:
 def display_name(value: str) -> str:
     if len(value) > MAX_DISPLAY_NAME or not value.strip():
         raise RuleError(f"a display name is 1 to {MAX_DISPLAY_NAME} characters")
-    return value
+    return _plain(value, "the display name")
 
 
 def bio(value: str) -> str:
     if len(value) > MAX_BIO:
         raise RuleError(f"a bio is at most {MAX_BIO} characters")
-    return value
+    return _plain(value, "the bio")
+
+
+def _plain(value: str, what: str) -> str:
+    try:
+        return plain(value, what)
+    except TextError as exc:
+        raise RuleError(str(exc)) from None
 
 
 def profile_image_url(value: str) -> str:

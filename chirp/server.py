@@ -89,6 +89,8 @@ def assemble(settings: Settings) -> Chirp:
         tokens=TokenIssuer(
             TokenPolicy(
                 secret=jwt_secret,
+                # The embedded user store lives as long as this process; so do its tokens.
+                context=f"memory:{secrets.token_hex(8)}",
                 access_ttl=settings.access_token_ttl,
                 refresh_ttl=settings.refresh_token_ttl,
             )

@@ -39,6 +39,14 @@ class Entities:
     urls: tuple[str, ...]
 
 
+def plain(value: str, what: str) -> str:
+    """``value`` if it holds no control characters (NUL among them) and no lone
+    surrogates, which no person types and some encoders cannot even write."""
+    if _LONE_SURROGATE.search(value) or _CONTROL.search(value):
+        raise TextError(f"{what} holds control characters or broken Unicode")
+    return value
+
+
 def tweet_text(content: str) -> str:
     """The text as stored: NFC-normalised, then checked. Raises `TextError` when it is
     blank, longer than 280 characters (code points, after NFC), or holds NUL, other control
@@ -76,8 +84,11 @@ def media_urls(urls: list[str]) -> tuple[str, ...]:
 def is_web_url(url: str) -> bool:
     if len(url) > MAX_URL_LENGTH or _CONTROL.search(url) or any(c.isspace() for c in url):
         return False
+    if _LONE_SURROGATE.search(url):
+        return False
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

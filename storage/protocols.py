@@ -250,6 +250,10 @@ class EngagementStore(Protocol):
         """Per tweet: (likes, retweets)."""
         ...
 
+    async def retweets_of(self, tweet_id: int) -> list[int]:
+        """The ids of the retweet tweets that carry ``tweet_id``."""
+        ...
+
     async def forget_tweet(self, tweet_id: int) -> list[int]:
         """Drop every like and retweet of a deleted tweet; return the ids of the retweet
         tweets that carried it, which go too."""

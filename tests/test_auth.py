@@ -71,6 +71,7 @@ def claims(**overrides: object) -> dict[str, object]:
         "aud": "chirp-api",
         "iss": "chirp",
         "typ": ACCESS,
+        "ctx": "chirp",
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
@@ -84,6 +85,9 @@ def claims(**overrides: object) -> dict[str, object]:
         jwt.encode(claims(aud="someone-else"), POLICY.secret),
         jwt.encode(claims(iss="someone-else"), POLICY.secret),
         jwt.encode(claims(typ=None), POLICY.secret),
+        jwt.encode(claims(ctx=None), POLICY.secret),
+        jwt.encode(claims(ctx="an earlier store"), POLICY.secret),
+        jwt.encode(claims(sub="²"), POLICY.secret),
         jwt.encode(claims(sub="not-a-number"), POLICY.secret),
         jwt.encode(claims(), "another secret of the same length!!"),
         jwt.encode(claims(), None, algorithm="none"),

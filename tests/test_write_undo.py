@@ -105,3 +105,32 @@ async def test_the_api_answers_503_with_retry_after(chirp: Chirp) -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert response.content_type == "application/problem+json"
+
+
+async def test_a_delete_cut_short_by_the_log_leaves_no_orphan_and_can_be_retried(
+    chirp: Chirp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = await people(chirp)
+    tweet = (await chirp.services.tweets.post(alice, "going soon")).tweet
+    retweet = await chirp.services.tweets.retweet(bob, tweet.tweet_id)
+    publish = chirp.log.publish
+    deletions = 0
+
+    async def second_deletion_fails(topic: str, key: Any, event: Any) -> tuple[int, int]:
+        nonlocal deletions
+        if topic == "tweet_deleted":
+            deletions += 1
+            if deletions == 2:
+                raise LogUnavailable("down")
+        return await publish(topic, key, event)
+
+    monkeypatch.setattr(chirp.log, "publish", second_deletion_fails)
+    with pytest.raises(Unavailable):
+        await chirp.services.tweets.delete(alice, tweet.tweet_id)
+    # The retweet went first and whole; the original is still there, intact.
+    assert (await chirp.services.users.view(bob)).tweet_count == 0
+    assert (await chirp.services.tweets.view(tweet.tweet_id, viewer=None)).retweet_count == 0
+    with pytest.raises(Exception, match="no tweet"):
+        await chirp.services.tweets.view(retweet.tweet.tweet_id, viewer=None)
+    await chirp.services.tweets.delete(alice, tweet.tweet_id)  # the retry finishes
+    assert (await chirp.services.users.view(alice)).tweet_count == 0

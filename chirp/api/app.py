@@ -17,6 +17,7 @@ from .tweets import tweets_routes
 from .users import users_routes
 
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+SIGN_IN_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/users"})
 
 
 def create_app(
@@ -48,8 +49,13 @@ def create_app(
             return
         g.rate_limit = await services.limits.request_from(client_address())
         # /admin carries the admin token, not a user's: only the API's callers are users.
-        if request.path.startswith("/api/") and bearer_token() is not None:
-            user_decision = await services.limits.call_by(current_user(services.users))
+        # Signing in and up take no user token: a stale one sent along must not block them.
+        if (
+            request.path.startswith("/api/")
+            and request.path not in SIGN_IN_PATHS
+            and bearer_token() is not None
+        ):
+            user_decision = await services.limits.call_by(await current_user(services.users))
             if user_decision.remaining < g.rate_limit.remaining:
                 g.rate_limit = user_decision
 

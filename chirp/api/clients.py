@@ -19,7 +19,9 @@ class ClientAddress:
         peer = request.remote_addr or "unknown"
         if not self._is_trusted(peer):
             return peer
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        # Every header line: a proxy may add its own line rather than extend the first.
+        forwarded = ",".join(request.headers.getlist("X-Forwarded-For"))
+        hops = [h.strip() for h in forwarded.split(",")]
         for hop in reversed([h for h in hops if h]):
             if not self._is_trusted(hop):
                 return hop
@@ -30,4 +32,6 @@ class ClientAddress:
             parsed = ip_address(address)
         except ValueError:
             return False
+        if parsed.version == 6 and parsed.ipv4_mapped is not None:
+            parsed = parsed.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1 on a dual-stack socket
         return any(parsed in network for network in self._trusted)

@@ -14,7 +14,7 @@ def bearer_token() -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def current_user(users: UserService) -> int:
+async def current_user(users: UserService) -> int:
     """The user id of the request's access token. Raises `Unauthorized` (401, with
     ``WWW-Authenticate``) when there is none or it is not valid."""
     user_id = g.get("user_id")
@@ -23,5 +23,5 @@ def current_user(users: UserService) -> int:
     token = bearer_token()
     if token is None:
         raise Unauthorized("sign in: send an access token as 'Authorization: Bearer …'")
-    g.user_id = users.authenticate(token)
+    g.user_id = await users.authenticate(token)
     return g.user_id

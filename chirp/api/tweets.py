@@ -31,13 +31,13 @@ class TweetEdit(StrictModel):
 def tweets_routes(tweets: TweetService, users: UserService, limits: RateLimitService) -> Blueprint:
     routes = Blueprint("tweets", __name__, url_prefix="/api/v1")
 
-    def viewer() -> int | None:
+    async def viewer() -> int | None:
         """Reading needs no token; a token sent must be valid, and personalises."""
-        return current_user(users) if bearer_token() is not None else None
+        return await current_user(users) if bearer_token() is not None else None
 
     @routes.post("/tweet")
     async def post() -> tuple[dict[str, Any], int]:
-        user_id = current_user(users)
+        user_id = await current_user(users)
         await limits.tweet_by(user_id)
         body = await json_body(NewTweet)
         reply_to = None
@@ -58,17 +58,17 @@ def tweets_routes(tweets: TweetService, users: UserService, limits: RateLimitSer
 
     @routes.get("/tweet/<tweet_id>")
     async def get(tweet_id: str) -> dict[str, Any]:
-        return tweet_json(await tweets.view(_tweet_id(tweet_id), viewer=viewer()))
+        return tweet_json(await tweets.view(_tweet_id(tweet_id), viewer=await viewer()))
 
     @routes.patch("/tweet/<tweet_id>")
     async def edit(tweet_id: str) -> dict[str, Any]:
-        user_id = current_user(users)
+        user_id = await current_user(users)
         body = await json_body(TweetEdit)
         return tweet_json(await tweets.edit(user_id, _tweet_id(tweet_id), body.content))
 
     @routes.delete("/tweet/<tweet_id>")
     async def delete(tweet_id: str) -> Response:
-        await tweets.delete(current_user(users), _tweet_id(tweet_id))
+        await tweets.delete(await current_user(users), _tweet_id(tweet_id))
         return no_content()
 
     @routes.get("/tweet/<tweet_id>/history")
@@ -92,26 +92,26 @@ def tweets_routes(tweets: TweetService, users: UserService, limits: RateLimitSer
 
     @routes.post("/tweet/<tweet_id>/like")
     async def like(tweet_id: str) -> dict[str, Any]:
-        return tweet_json(await tweets.like(current_user(users), _tweet_id(tweet_id)))
+        return tweet_json(await tweets.like(await current_user(users), _tweet_id(tweet_id)))
 
     @routes.delete("/tweet/<tweet_id>/like")
     async def unlike(tweet_id: str) -> dict[str, Any]:
-        return tweet_json(await tweets.unlike(current_user(users), _tweet_id(tweet_id)))
+        return tweet_json(await tweets.unlike(await current_user(users), _tweet_id(tweet_id)))
 
     @routes.post("/tweet/<tweet_id>/retweet")
     async def retweet(tweet_id: str) -> tuple[dict[str, Any], int]:
-        return tweet_json(await tweets.retweet(current_user(users), _tweet_id(tweet_id))), 201
+        return tweet_json(await tweets.retweet(await current_user(users), _tweet_id(tweet_id))), 201
 
     @routes.delete("/tweet/<tweet_id>/retweet")
     async def unretweet(tweet_id: str) -> Response:
-        await tweets.unretweet(current_user(users), _tweet_id(tweet_id))
+        await tweets.unretweet(await current_user(users), _tweet_id(tweet_id))
         return no_content()
 
     @routes.get("/tweet/<tweet_id>/replies")
     async def replies(tweet_id: str) -> dict[str, Any]:
         found, position = await tweets.replies(
             _tweet_id(tweet_id),
-            viewer=viewer(),
+            viewer=await viewer(),
             limit=paging.limit(),
             max_id=paging.cursor("max_id"),
             since_id=paging.cursor("since_id"),
@@ -125,7 +125,7 @@ def tweets_routes(tweets: TweetService, users: UserService, limits: RateLimitSer
     async def timeline(user_id: int) -> dict[str, Any]:
         found, position = await tweets.timeline(
             user_id,
-            viewer=viewer(),
+            viewer=await viewer(),
             limit=paging.limit(),
             max_id=paging.cursor("max_id"),
             since_id=paging.cursor("since_id"),

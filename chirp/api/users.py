@@ -57,11 +57,11 @@ def users_routes(users: UserService) -> Blueprint:
 
     @routes.get("/me")
     async def me() -> dict[str, Any]:
-        return user_json(await users.view(current_user(users)), private=True)
+        return user_json(await users.view(await current_user(users)), private=True)
 
     @routes.patch("/me")
     async def update_me() -> dict[str, Any]:
-        user_id = current_user(users)
+        user_id = await current_user(users)
         changes = await json_body(ProfileChanges)
         view = await users.update_profile(
             user_id,
@@ -77,12 +77,12 @@ def users_routes(users: UserService) -> Blueprint:
 
     @routes.post("/<int:user_id>/follow")
     async def follow(user_id: int) -> dict[str, Any]:
-        await users.follow(current_user(users), user_id)
+        await users.follow(await current_user(users), user_id)
         return {"following": True}
 
     @routes.delete("/<int:user_id>/follow")
     async def unfollow(user_id: int) -> dict[str, Any]:
-        await users.unfollow(current_user(users), user_id)
+        await users.unfollow(await current_user(users), user_id)
         return {"following": False}
 
     @routes.get("/<int:user_id>/followers")

@@ -61,13 +61,22 @@ class Passwords:
     def _verify(self, stored: str, password: str, real: bool) -> bool:
         try:
             return self._hasher.verify(stored, password) and real
-        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        except (
+            argon2.exceptions.VerificationError,
+            argon2.exceptions.InvalidHashError,
+            UnicodeError,  # a lone surrogate cannot be encoded, so it matches nothing
+        ):
             return False
 
 
 @dataclass(frozen=True)
 class TokenPolicy:
+    """``context`` names the user store the tokens speak for, carried as the ``ctx``
+    claim: a token from another store (the embedded one of an earlier process, whose user
+    ids now belong to other people) is refused even when the secret is the same."""
+
     secret: str
+    context: str = "chirp"
     issuer: str = "chirp"
     audience: str = "chirp-api"
     access_ttl: int = 3600
@@ -112,16 +121,18 @@ class TokenIssuer:
                 algorithms=[policy.algorithm],
                 audience=policy.audience,
                 issuer=policy.issuer,
-                options={"require": ["exp", "iat", "sub", "aud", "iss", "typ"]},
+                options={"require": ["exp", "iat", "sub", "aud", "iss", "typ", "ctx"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired; get a new one") from None
         except jwt.InvalidTokenError:
             raise Unauthorized("the token is not valid") from None
+        if claims["ctx"] != policy.context:
+            raise Unauthorized("the token is not valid here; sign in again")
         if claims["typ"] != kind:
             raise Unauthorized(f"this is not an {kind} token")
         subject = claims["sub"]
-        if not (isinstance(subject, str) and subject.isdigit()):
+        if not (isinstance(subject, str) and subject.isascii() and subject.isdigit()):
             raise Unauthorized("the token is not valid")
         return int(subject)
 
@@ -134,6 +145,7 @@ class TokenIssuer:
             "aud": self._policy.audience,
             "iss": self._policy.issuer,
             "typ": kind,
+            "ctx": self._policy.context,
             "jti": secrets.token_urlsafe(8),
         }
         return jwt.encode(claims, self._policy.secret, algorithm=self._policy.algorithm)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+
+import trio
 
 from chirp import text
 from chirp.ids import SnowflakeGenerator
@@ -65,6 +68,7 @@ class TweetService:
         self._ids = ids
         self._spam = spam
         self._now = now
+        self._locks: dict[int, list[Any]] = {}
 
     async def post(
         self,
@@ -139,33 +143,34 @@ class TweetService:
         return [view for view in map(build, tweet_ids) if view is not None]
 
     async def edit(self, user_id: int, tweet_id: int, content: str) -> TweetView:
-        tweet = await self._own(user_id, tweet_id, "edit")
-        if tweet.retweet_of is not None:
-            raise RuleBroken("a retweet has no text of its own to edit")
-        if self._now() - tweet.created_at > EDIT_WINDOW:
-            raise RuleBroken("a tweet can be edited only in the 30 minutes after it is posted")
         content = _checked(text.tweet_text, content)
         found = text.entities(content)
         if len(found.urls) > self._spam.max_links:
             raise RuleBroken(f"looks like spam: more than {self._spam.max_links} links")
-        previous = TweetVersion(
-            tweet.content,
-            tweet.hashtags,
-            tweet.mentions,
-            tweet.urls,
-            tweet.edited_at or tweet.created_at,
-        )
-        edited = replace(
-            tweet,
-            content=content,
-            hashtags=found.hashtags,
-            mentions=await self._known(found.mentions),
-            urls=found.urls,
-            edited_at=self._now(),
-        )
-        # Announced first, applied after: if the log is down nothing changes (503).
-        await self._announce("tweet_edited", edited, undo=None)
-        await self._tweets.edit(edited, previous)
+        async with self._lock(tweet_id):
+            tweet = await self._own(user_id, tweet_id, "edit")
+            if tweet.retweet_of is not None:
+                raise RuleBroken("a retweet has no text of its own to edit")
+            if self._now() - tweet.created_at > EDIT_WINDOW:
+                raise RuleBroken("a tweet can be edited only in the 30 minutes after it is posted")
+            previous = TweetVersion(
+                tweet.content,
+                tweet.hashtags,
+                tweet.mentions,
+                tweet.urls,
+                tweet.edited_at or tweet.created_at,
+            )
+            edited = replace(
+                tweet,
+                content=content,
+                hashtags=found.hashtags,
+                mentions=await self._known(found.mentions),
+                urls=found.urls,
+                edited_at=self._now(),
+            )
+            # Announced first, applied after: if the log is down nothing changes (503).
+            await self._announce("tweet_edited", edited, undo=None)
+            await self._tweets.edit(edited, previous)
         return await self.view(tweet_id, viewer=user_id)
 
     async def history(self, tweet_id: int) -> tuple[Tweet, list[TweetVersion]]:
@@ -175,39 +180,42 @@ class TweetService:
         return tweet, await self._tweets.history(tweet_id)
 
     async def delete(self, user_id: int, tweet_id: int) -> None:
-        tweet = await self._own(user_id, tweet_id, "delete")
-        await self._remove(tweet)
+        async with self._lock(tweet_id):
+            tweet = await self._own(user_id, tweet_id, "delete")
+            await self._remove(tweet)
 
     async def like(self, user_id: int, tweet_id: int) -> TweetView:
-        await self._existing(tweet_id)
-        if await self._engagement.like(user_id, tweet_id):
-            event = {"user_id": user_id, "tweet_id": tweet_id}
-            await self._publish(
-                "like_added",
-                tweet_id,
-                event,
-                undo=lambda: self._engagement.unlike(user_id, tweet_id),
-            )
-        return await self.view(tweet_id, viewer=user_id)
+        """Like a tweet (liking a retweet likes the original). Idempotent."""
+        original = await self._original(tweet_id)
+        async with self._lock(original.tweet_id):
+            await self._original(original.tweet_id)  # not deleted meanwhile
+            if await self._engagement.like(user_id, original.tweet_id):
+                event = {"user_id": user_id, "tweet_id": original.tweet_id}
+                await self._publish(
+                    "like_added",
+                    original.tweet_id,
+                    event,
+                    undo=lambda: self._engagement.unlike(user_id, original.tweet_id),
+                )
+        return await self.view(original.tweet_id, viewer=user_id)
 
     async def unlike(self, user_id: int, tweet_id: int) -> TweetView:
-        await self._existing(tweet_id)
-        if await self._engagement.unlike(user_id, tweet_id):
-            event = {"user_id": user_id, "tweet_id": tweet_id}
-            await self._publish(
-                "like_removed",
-                tweet_id,
-                event,
-                undo=lambda: self._engagement.like(user_id, tweet_id),
-            )
-        return await self.view(tweet_id, viewer=user_id)
+        original = await self._original(tweet_id)
+        async with self._lock(original.tweet_id):
+            if await self._engagement.unlike(user_id, original.tweet_id):
+                event = {"user_id": user_id, "tweet_id": original.tweet_id}
+                await self._publish(
+                    "like_removed",
+                    original.tweet_id,
+                    event,
+                    undo=lambda: self._engagement.like(user_id, original.tweet_id),
+                )
+        return await self.view(original.tweet_id, viewer=user_id)
 
     async def retweet(self, user_id: int, tweet_id: int) -> TweetView:
         """Retweet a tweet (a retweet of a retweet retweets the original). Once per user
         per tweet: retweeting again answers the existing retweet."""
-        original = await self._existing(tweet_id)
-        if original.retweet_of is not None:
-            original = await self._existing(original.retweet_of)
+        original = await self._original(tweet_id)
         retweet = Tweet(
             tweet_id=self._ids.next_id(),
             user_id=user_id,
@@ -215,26 +223,27 @@ class TweetService:
             created_at=self._now(),
             retweet_of=original.tweet_id,
         )
-        existing = await self._engagement.retweet(user_id, original.tweet_id, retweet.tweet_id)
-        if existing is not None:
-            return await self.view(existing, viewer=user_id)
-        await self._tweets.put(retweet)
+        async with self._lock(original.tweet_id):
+            await self._original(original.tweet_id)  # not deleted meanwhile
+            existing = await self._engagement.retweet(user_id, original.tweet_id, retweet.tweet_id)
+            if existing is not None:
+                return await self.view(existing, viewer=user_id)
+            await self._tweets.put(retweet)
 
-        async def undo() -> None:
-            await self._tweets.delete(retweet.tweet_id)
-            await self._engagement.unretweet(user_id, original.tweet_id)
+            async def undo() -> None:
+                await self._tweets.delete(retweet.tweet_id)
+                await self._engagement.unretweet(user_id, original.tweet_id)
 
-        await self._announce("retweet_created", retweet, undo=undo)
+            await self._announce("retweet_created", retweet, undo=undo)
         return await self.view(retweet.tweet_id, viewer=user_id)
 
     async def unretweet(self, user_id: int, tweet_id: int) -> None:
-        original = await self._existing(tweet_id)
-        if original.retweet_of is not None:
-            original = await self._existing(original.retweet_of)
-        retweets = await self._engagement.retweeted(user_id, [original.tweet_id])
-        retweet = await self._tweets.get(retweets[original.tweet_id]) if retweets else None
-        if retweet is not None:
-            await self._remove(retweet)
+        original = await self._original(tweet_id)
+        async with self._lock(original.tweet_id):
+            retweets = await self._engagement.retweeted(user_id, [original.tweet_id])
+            retweet = await self._tweets.get(retweets[original.tweet_id]) if retweets else None
+            if retweet is not None:
+                await self._remove(retweet)
 
     async def replies(
         self,
@@ -276,17 +285,41 @@ class TweetService:
         return views, (found[-1].tweet_id - 1 if more else None)
 
     async def _remove(self, tweet: Tweet) -> None:
-        """Delete a tweet and the retweets that carried it. Each deletion is announced
-        before it is applied, so a log that is down changes nothing (503)."""
-        await self._announce("tweet_deleted", tweet, undo=None)
-        await self._tweets.delete(tweet.tweet_id)
-        if tweet.retweet_of is not None:
-            await self._engagement.unretweet(tweet.user_id, tweet.retweet_of)
-        for retweet_id in await self._engagement.forget_tweet(tweet.tweet_id):
+        """Delete a tweet and the retweets that carry it, the retweets first and the tweet
+        last, each announced before it is applied: if the log stops taking events midway
+        (503), what is left is whole and a retry finishes the job."""
+        for retweet_id in await self._engagement.retweets_of(tweet.tweet_id):
             retweet = await self._tweets.get(retweet_id)
             if retweet is not None:
                 await self._announce("tweet_deleted", retweet, undo=None)
                 await self._tweets.delete(retweet_id)
+                await self._engagement.unretweet(retweet.user_id, tweet.tweet_id)
+        await self._announce("tweet_deleted", tweet, undo=None)
+        await self._tweets.delete(tweet.tweet_id)
+        await self._engagement.forget_tweet(tweet.tweet_id)
+        if tweet.retweet_of is not None:
+            await self._engagement.unretweet(tweet.user_id, tweet.retweet_of)
+
+    @asynccontextmanager
+    async def _lock(self, tweet_id: int) -> AsyncIterator[None]:
+        """One change at a time per tweet: the log publish in the middle of each change
+        yields, and two edits, or an edit and a delete, must not interleave there."""
+        entry = self._locks.setdefault(tweet_id, [trio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[tweet_id]
+
+    async def _original(self, tweet_id: int) -> Tweet:
+        """The tweet, or for a retweet the tweet it carries; NotFound if either is gone."""
+        tweet = await self._existing(tweet_id)
+        if tweet.retweet_of is None:
+            return tweet
+        return await self._existing(tweet.retweet_of)
 
     async def _own(self, user_id: int, tweet_id: int, verb: str) -> Tweet:
         tweet = await self._existing(tweet_id)
@@ -306,12 +339,19 @@ class TweetService:
         return tuple(user.username for user in users if user is not None)
 
     async def _refuse_repeats(self, user_id: int, content: str) -> None:
+        """The same text within the window, whatever else (retweets) came in between."""
         since = self._now() - self._spam.repeat_window
-        for recent in await self._tweets.by_user(user_id, limit=200):
-            if recent.created_at < since:
-                break
-            if recent.content == content:
-                raise RuleBroken("looks like spam: you posted the same text within the hour")
+        max_id = None
+        while True:
+            recent = await self._tweets.by_user(user_id, limit=200, max_id=max_id)
+            for tweet in recent:
+                if tweet.created_at < since:
+                    return
+                if tweet.retweet_of is None and tweet.content == content:
+                    raise RuleBroken("looks like spam: you posted the same text within the hour")
+            if len(recent) < 200:
+                return
+            max_id = recent[-1].tweet_id - 1
 
     async def _announce(
         self, topic: str, tweet: Tweet, *, undo: Callable[[], Awaitable[Any]] | None

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from chirp import model
 from chirp.model import User
+from chirp.text import TextError, plain
 from storage.protocols import (
     Duplicate,
     EventLog,
@@ -72,10 +73,14 @@ class UserService:
             model.display_name(display_name if display_name is not None else username)
         except model.RuleError as exc:
             raise RuleBroken(str(exc)) from None
-        if len(email) > 254 or not _EMAIL.fullmatch(email):
+        if len(email) > 254 or not _EMAIL.fullmatch(email) or not email.isprintable():
             raise RuleBroken("the email address is not valid")
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
             raise RuleBroken(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        try:
+            plain(password, "the password")
+        except TextError as exc:
+            raise RuleBroken(str(exc)) from None
         if await self._users.find(username) is not None:
             raise Conflict("that username is taken")  # before the costly hash
         password_hash = await self._passwords.hash(password)
@@ -108,9 +113,13 @@ class UserService:
             raise Unauthorized("the account behind this token is gone")
         return self._tokens.issue(user_id)
 
-    def authenticate(self, access_token: str) -> int:
-        """The user id an access token speaks for. Raises `Unauthorized`."""
-        return self._tokens.user_of(access_token)
+    async def authenticate(self, access_token: str) -> int:
+        """The user id an access token speaks for, if that user still exists. Raises
+        `Unauthorized`."""
+        user_id = self._tokens.user_of(access_token)
+        if await self._users.get(user_id) is None:
+            raise Unauthorized("the account behind this token is gone")
+        return user_id
 
     async def view(self, user_id: int) -> UserView:
         views = await self.views([user_id])

@@ -50,6 +50,9 @@ class MemoryEngagementStore:
         likes, retweets = self._likes, self._retweets
         return {t: (len(likes.get(t, ())), len(retweets.get(t, ()))) for t in tweet_ids}
 
+    async def retweets_of(self, tweet_id: int) -> list[int]:
+        return list(self._retweets.get(tweet_id, {}).values())
+
     async def forget_tweet(self, tweet_id: int) -> list[int]:
         self._likes.pop(tweet_id, None)
         return list(self._retweets.pop(tweet_id, {}).values())

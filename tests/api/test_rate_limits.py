@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+from werkzeug.datastructures import Headers
 
 from chirp.config import Settings
 from chirp.server import Chirp, assemble
@@ -95,3 +96,17 @@ async def test_operations_probes_are_never_limited(nursery: trio.Nursery, path: 
     chirp = await limited(nursery, rate_requests_per_ip=1)
     client = chirp.app.test_client()
     assert [(await client.get(path)).status_code for _ in range(3)] == [200] * 3
+
+
+async def test_a_forged_first_forwarded_for_line_is_not_believed(nursery: trio.Nursery) -> None:
+    chirp = await limited(nursery, rate_requests_per_ip=2, trusted_proxies=["10.0.0.0/8"])
+    client = chirp.app.test_client()
+    statuses = []
+    for n in range(3):
+        # The client forged the first line; the trusted proxy added the second.
+        headers = [("X-Forwarded-For", f"192.0.2.{n}"), ("X-Forwarded-For", "198.51.100.1")]
+        response = await client.get(
+            "/api/v1/users/1", scope_base={"client": PROXY}, headers=Headers(headers)
+        )
+        statuses.append(response.status_code)
+    assert statuses == [404, 404, 429]

@@ -249,6 +249,8 @@ async def test_forgetting_a_tweet_drops_its_engagement_and_names_its_retweets(
     await engagement.like(1, 60)
     await engagement.retweet(2, 60, retweet_id=700)
     await engagement.retweet(3, 60, retweet_id=701)
+    assert sorted(await engagement.retweets_of(60)) == [700, 701]
     assert sorted(await engagement.forget_tweet(60)) == [700, 701]
+    assert await engagement.retweets_of(60) == []
     assert await engagement.counts([60]) == {60: (0, 0)}
     assert await engagement.liked(1, [60]) == set()
