@@ -74,7 +74,11 @@ async def test_no_acknowledged_write_is_lost_while_partitions_are_killed(
             except Unavailable:
                 failures[kind] += 1
 
-    partitions = [f"log.{topic}.{p}" for topic, count in SMALL_TOPICS.items() for p in range(count)]
+    # Every actor of the tree: the partitions and the retention ticker (HTTP is not in
+    # this in-process test: the writers call the services the handlers call).
+    partitions = [
+        f"log.{topic}.{p}" for topic, count in SMALL_TOPICS.items() for p in range(count)
+    ] + ["log.retention"]
     kills = 0
 
     async def chaos() -> None:

@@ -19,12 +19,16 @@ class PasswordGrant(StrictModel):
     grant_type: Literal["password"] = "password"
     username: str
     password: str
-    scope: str | None = None  # OAuth2 clients send it; chirp has one scope
+    # OAuth2 clients send these; chirp has one scope and public clients.
+    scope: str | None = None
+    client_id: str | None = None
 
 
 class RefreshGrant(StrictModel):
     grant_type: Literal["refresh_token"]
     refresh_token: str
+    scope: str | None = None
+    client_id: str | None = None
 
 
 def auth_routes(users: UserService) -> Blueprint:

@@ -15,10 +15,18 @@ from chirp.model import Tweet, TweetVersion
 from storage.memory import (
     MemoryEngagementStore,
     MemoryGraphStore,
+    MemoryRateLimitStore,
     MemoryTweetStore,
     MemoryUserStore,
 )
-from storage.protocols import Duplicate, EngagementStore, GraphStore, TweetStore, UserStore
+from storage.protocols import (
+    Duplicate,
+    EngagementStore,
+    GraphStore,
+    RateLimitStore,
+    TweetStore,
+    UserStore,
+)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 BACKENDS = {
@@ -26,6 +34,7 @@ BACKENDS = {
     "graph": {"memory": MemoryGraphStore},
     "tweets": {"memory": MemoryTweetStore},
     "engagement": {"memory": MemoryEngagementStore},
+    "rate_limits": {"memory": MemoryRateLimitStore},
 }
 
 
@@ -41,6 +50,7 @@ users = backend("users")
 graph = backend("graph")
 tweets = backend("tweets")
 engagement = backend("engagement")
+rate_limits = backend("rate_limits")
 
 
 async def new_user(store: UserStore, name: str) -> int:
@@ -254,3 +264,15 @@ async def test_forgetting_a_tweet_drops_its_engagement_and_names_its_retweets(
     assert await engagement.retweets_of(60) == []
     assert await engagement.counts([60]) == {60: (0, 0)}
     assert await engagement.liked(1, [60]) == set()
+
+
+# Rate limits
+
+
+async def test_buckets_are_per_key_and_refill_with_time(rate_limits: RateLimitStore) -> None:
+    decisions = [await rate_limits.acquire("a", 3, 60.0, 1000.0) for _ in range(4)]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions[:3]] == [2, 1, 0]
+    assert decisions[3].retry_after == pytest.approx(20.0)
+    assert (await rate_limits.acquire("b", 3, 60.0, 1000.0)).allowed
+    assert (await rate_limits.acquire("a", 3, 60.0, 1020.0)).allowed
