@@ -7,10 +7,9 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chirp.config import Settings
 from chirp.server import assemble
 
-from .api.conftest import ADMIN_TOKEN, SMALL_TOPICS
+from .api.conftest import fast_settings
 
 PEOPLE = 4
 Op = tuple[str, int, int]
@@ -26,14 +25,7 @@ ops = st.lists(
 
 def run_through_services(sequence: list[Op]) -> None:
     async def main() -> None:
-        chirp = assemble(
-            Settings(
-                admin_token=ADMIN_TOKEN,
-                partitions=SMALL_TOPICS,
-                password_memory_kib=64,
-                password_time_cost=1,
-            )
-        )
+        chirp = assemble(fast_settings())
         async with trio.open_nursery() as nursery:
             await nursery.start(chirp.system.run)
             users, tweets = chirp.services.users, chirp.services.tweets

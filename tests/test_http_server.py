@@ -11,11 +11,11 @@ import trio.testing
 from chirp.config import Settings
 from chirp.server import Running, serve
 
-from .api.conftest import ADMIN_TOKEN, SMALL_TOPICS
+from .api.conftest import fast_settings
 
 
 def settings() -> Settings:
-    return Settings(port=0, admin_token=ADMIN_TOKEN, partitions=SMALL_TOPICS, shutdown_grace=30)
+    return fast_settings(port=0, shutdown_grace=30)
 
 
 async def test_shutdown_drains_the_request_in_flight_and_refuses_new_ones() -> None:

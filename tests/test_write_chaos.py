@@ -10,11 +10,9 @@ from collections import Counter
 import trio
 import trio.testing
 
-from chirp.config import Settings
-from chirp.server import assemble
 from chirp.services.errors import Unavailable
 
-from .api.conftest import ADMIN_TOKEN, SMALL_TOPICS
+from .api.conftest import SMALL_TOPICS, running
 
 WRITERS, WRITES_EACH = 12, 150
 
@@ -29,16 +27,7 @@ async def test_no_acknowledged_write_is_lost_while_partitions_are_killed(
     nursery: trio.Nursery,
 ) -> None:
     rng = random.Random(3)
-    chirp = assemble(
-        Settings(
-            admin_token=ADMIN_TOKEN,
-            partitions=SMALL_TOPICS,
-            password_memory_kib=1024,
-            password_time_cost=1,
-            max_restarts=10_000,
-        )
-    )
-    await nursery.start(chirp.system.run)
+    chirp = await running(nursery, max_restarts=10_000)
     users, tweets = chirp.services.users, chirp.services.tweets
     people = [
         (

@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 import trio
 
-from chirp.config import Settings
-from chirp.server import Chirp, assemble
+from chirp.server import Chirp
 from chirp.services.errors import Unavailable
 from storage.protocols import LogUnavailable
 
-from .api.conftest import ADMIN_TOKEN, SMALL_TOPICS
+from .api.conftest import running
 
 #: The topics the log refuses, for the test under way.
 REFUSING: set[str] = set()
@@ -21,15 +20,7 @@ REFUSING: set[str] = set()
 
 @pytest.fixture
 async def chirp(nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch) -> Chirp:
-    chirp = assemble(
-        Settings(
-            admin_token=ADMIN_TOKEN,
-            partitions=SMALL_TOPICS,
-            password_memory_kib=1024,
-            password_time_cost=1,
-        )
-    )
-    await nursery.start(chirp.system.run)
+    chirp = await running(nursery)
     real_publish = chirp.log.publish
 
     async def publish(topic: str, key: Any, event: Any) -> tuple[int, int]:

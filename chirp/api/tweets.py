@@ -9,7 +9,7 @@ from werkzeug.exceptions import NotFound
 
 from chirp import ids
 from chirp.services.ratelimits import RateLimitService
-from chirp.services.tweets import TweetService
+from chirp.services.tweets import TweetService, TweetView
 from chirp.services.users import UserService
 
 from . import paging
@@ -109,33 +109,25 @@ def tweets_routes(tweets: TweetService, users: UserService, limits: RateLimitSer
 
     @routes.get("/tweet/<tweet_id>/replies")
     async def replies(tweet_id: str) -> dict[str, Any]:
-        found, position = await tweets.replies(
-            _tweet_id(tweet_id),
-            viewer=await viewer(),
-            limit=paging.limit(),
-            max_id=paging.cursor("max_id"),
-            since_id=paging.cursor("since_id"),
-        )
-        return {
-            "tweets": [tweet_json(v) for v in found],
-            "next_cursor": paging.next_cursor(position),
-        }
+        return tweet_page(*await tweets.replies(_tweet_id(tweet_id), **await list_args()))
 
     @routes.get("/users/<int:user_id>/tweets")
     async def timeline(user_id: int) -> dict[str, Any]:
-        found, position = await tweets.timeline(
-            user_id,
-            viewer=await viewer(),
-            limit=paging.limit(),
-            max_id=paging.cursor("max_id"),
-            since_id=paging.cursor("since_id"),
-        )
+        return tweet_page(*await tweets.timeline(user_id, **await list_args()))
+
+    async def list_args() -> dict[str, Any]:
         return {
-            "tweets": [tweet_json(v) for v in found],
-            "next_cursor": paging.next_cursor(position),
+            "viewer": await viewer(),
+            "limit": paging.limit(),
+            "max_id": paging.cursor("max_id"),
+            "since_id": paging.cursor("since_id"),
         }
 
     return routes
+
+
+def tweet_page(views: list[TweetView], position: int | None) -> dict[str, Any]:
+    return {"tweets": [tweet_json(v) for v in views], "next_cursor": paging.next_cursor(position)}
 
 
 def no_content() -> Response:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import trio
 
@@ -19,21 +21,29 @@ SMALL_TOPICS = {
 }
 
 
-@pytest.fixture
-async def chirp(nursery: trio.Nursery) -> Chirp:
-    """chirp assembled with small topics, its tree running in the test's nursery; requests
-    go through ``chirp.app.test_client()`` (the real app, without sockets)."""
-    assembled = assemble(
-        Settings(
-            admin_token=ADMIN_TOKEN,
-            partitions=SMALL_TOPICS,
-            # Cheap hashes: the tests make many accounts; the real cost is tested alone.
-            password_memory_kib=1024,
-            password_time_cost=1,
-        )
-    )
+def fast_settings(**overrides: Any) -> Settings:
+    """Settings for tests: small topics, and cheap password hashes (the tests make many
+    accounts; the real cost is tested on its own)."""
+    base: dict[str, Any] = {
+        "admin_token": ADMIN_TOKEN,
+        "partitions": SMALL_TOPICS,
+        "password_memory_kib": 64,
+        "password_time_cost": 1,
+    }
+    return Settings(**(base | overrides))
+
+
+async def running(nursery: trio.Nursery, **overrides: Any) -> Chirp:
+    """chirp assembled from `fast_settings`, its tree running in ``nursery``; requests go
+    through ``chirp.app.test_client()`` (the real app, without sockets)."""
+    assembled = assemble(fast_settings(**overrides))
     await nursery.start(assembled.system.run)
     return assembled
+
+
+@pytest.fixture
+async def chirp(nursery: trio.Nursery) -> Chirp:
+    return await running(nursery)
 
 
 def admin(token: str = ADMIN_TOKEN) -> dict[str, str]:

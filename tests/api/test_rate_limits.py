@@ -6,26 +6,15 @@ import pytest
 import trio
 from werkzeug.datastructures import Headers
 
-from chirp.config import Settings
-from chirp.server import Chirp, assemble
+from chirp.server import Chirp
 
-from .conftest import ADMIN_TOKEN, SMALL_TOPICS, sign_up
+from .conftest import running, sign_up
 
 PROXY = ("10.0.0.7", 40000)
 
 
 async def limited(nursery: trio.Nursery, **limits: object) -> Chirp:
-    chirp = assemble(
-        Settings(
-            admin_token=ADMIN_TOKEN,
-            partitions=SMALL_TOPICS,
-            password_memory_kib=1024,
-            password_time_cost=1,
-            **limits,
-        )
-    )  # type: ignore[arg-type]
-    await nursery.start(chirp.system.run)
-    return chirp
+    return await running(nursery, **limits)
 
 
 async def test_the_tweet_limit_is_429_with_headers_and_stores_nothing(
