@@ -267,3 +267,50 @@ class RateLimitStore(Protocol):
     async def acquire(self, key: str, limit: int, period: float, now: float) -> Decision:
         """Take one token from ``key``'s bucket of ``limit`` per ``period`` seconds."""
         ...
+
+
+class FeedCache(Protocol):
+    """The seed's Redis cache cluster: home feeds (``feed:{user_id}``, newest 1,000 tweet
+    ids), followed celebrities' recent tweets (``celeb:{user_id}``) and hydrated tweets
+    (``tweet:{id}``). Losing any of it loses nothing: feeds are regenerated from the
+    tweet store and tweets re-read from it.
+
+    Pushes go only into feeds that exist (Redis ``LPUSHX``): a feed that expired or was
+    never built is regenerated whole at its next read, never half-filled by pushes."""
+
+    async def push(self, entries: Iterable[tuple[int, int]]) -> int:
+        """Add (user_id, tweet_id) entries to existing feeds; how many were added."""
+        ...
+
+    async def remove(self, entries: Iterable[tuple[int, int]]) -> int:
+        """Take (user_id, tweet_id) entries out of the feeds holding them."""
+        ...
+
+    async def feed(
+        self, user_id: int, *, limit: int, max_id: int | None = None
+    ) -> list[int] | None:
+        """The feed's newest ids (none above ``max_id``), or None when it is not cached.
+        A read keeps an inactive user's feed alive for another TTL."""
+        ...
+
+    async def store_feed(self, user_id: int, tweet_ids: Iterable[int]) -> None:
+        """Replace the feed (after regenerating it)."""
+        ...
+
+    async def drop_feed(self, user_id: int) -> None: ...
+
+    async def celeb_push(self, author_id: int, tweet_id: int) -> None: ...
+
+    async def celeb_remove(self, author_id: int, tweet_id: int) -> None: ...
+
+    async def celeb_recent(self, author_ids: Iterable[int], *, limit: int) -> dict[int, list[int]]:
+        """Per author, their newest cached tweet ids (an author not cached: absent)."""
+        ...
+
+    async def get_tweets(self, tweet_ids: Iterable[int]) -> dict[int, Any]:
+        """The cached hydrated tweets among ``tweet_ids``."""
+        ...
+
+    async def put_tweets(self, tweets: Mapping[int, Any]) -> None: ...
+
+    async def forget_tweets(self, tweet_ids: Iterable[int]) -> None: ...

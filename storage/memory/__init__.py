@@ -1,7 +1,9 @@
 """The embedded backends: everything in this process, the real topology played by actors."""
 
+from .cachenode import CacheTTL as CacheTTL
 from .engagement import MemoryEngagementStore as MemoryEngagementStore
 from .eventlog import MemoryEventLog as MemoryEventLog
+from .feedcache import MemoryFeedCache as MemoryFeedCache
 from .graph import MemoryGraphStore as MemoryGraphStore
 from .partition import Retention as Retention
 from .ratelimits import MemoryRateLimitStore as MemoryRateLimitStore

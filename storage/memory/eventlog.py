@@ -23,7 +23,8 @@ from actors import (
 from storage.partitioning import partition_for
 from storage.protocols import Fetched, LogUnavailable, Record, UnknownTopic
 
-from .partition import PartitionActor, PartitionLog, Retention, RetentionTicker
+from .partition import ENFORCE_RETENTION, PartitionActor, PartitionLog, Retention
+from .ticker import Ticker
 
 
 class MemoryEventLog:
@@ -85,8 +86,9 @@ class MemoryEventLog:
         children.append(
             ActorSpec(
                 f"{self._name}.retention",
-                lambda: RetentionTicker(
+                lambda: Ticker(
                     lambda: [ref for refs in self._refs.values() for ref in refs],
+                    ENFORCE_RETENTION,
                     self._retention.check_interval,
                 ),
             )

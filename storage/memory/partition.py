@@ -171,21 +171,3 @@ class PartitionActor(Actor):
             "end_offset": log.end_offset,
             "bytes": log.size,
         }
-
-
-class RetentionTicker(Actor):
-    """Asks every partition to enforce retention every ``interval`` seconds, as Kafka's log
-    cleaner checks on a timer: an idle partition must age out too."""
-
-    def __init__(self, partitions: Callable[[], list[Any]], interval: float) -> None:
-        self._partitions = partitions
-        self._interval = interval
-
-    async def run(
-        self, mailbox: Any, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        task_status.started()
-        while True:
-            await trio.sleep(self._interval)
-            for partition in self._partitions():
-                await partition.tell(ENFORCE_RETENTION)

@@ -1,0 +1,139 @@
+"""A cache node: one actor playing one Redis Cluster node for the keys of its slots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from actors import Actor
+
+from .feedring import FeedRing
+
+
+@dataclass(frozen=True)
+class CacheTTL:
+    """How long entries live: hydrated tweets 10 minutes; a feed 5 minutes after its last
+    read (the seed's inactive-user TTL; a push does not extend it)."""
+
+    tweet: float = 600.0
+    feed: float = 300.0
+    feed_capacity: int = 1000
+    celeb_capacity: int = 200
+
+
+class CacheNode(Actor):
+    """Holds the feeds, celebrity lists and tweets of its slots, in memory that dies with it.
+
+    Requests are ``(operation, *arguments)`` tuples; each operation is a method below and
+    runs without awaiting, so a request is applied whole or not at all. Expired entries
+    are dropped when touched and swept on a timer.
+    """
+
+    def __init__(self, ttl: CacheTTL, clock: Callable[[], float] = trio.current_time) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._feeds: dict[int, tuple[FeedRing, float]] = {}  # user -> (ids, expires at)
+        self._celebs: dict[int, FeedRing] = {}
+        self._tweets: dict[int, tuple[Any, float]] = {}  # id -> (tweet, expires at)
+
+    async def receive(self, message: Any) -> Any:
+        operation, *arguments = message
+        return getattr(self, f"_{operation}")(*arguments)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "feeds": len(self._feeds),
+            "feed_entries": sum(len(ring) for ring, _ in self._feeds.values()),
+            "tweets": len(self._tweets),
+            "celebrities": len(self._celebs),
+        }
+
+    def _push(self, entries: list[tuple[int, int]]) -> int:
+        added, now = 0, self._clock()
+        for user_id, tweet_id in entries:
+            feed = self._live_feed(user_id, now)
+            if feed is not None and feed.add(tweet_id):
+                added += 1
+        return added
+
+    def _remove(self, entries: list[tuple[int, int]]) -> int:
+        removed = 0
+        for user_id, tweet_id in entries:
+            held = self._feeds.get(user_id)
+            if held is not None and held[0].discard(tweet_id):
+                removed += 1
+        return removed
+
+    def _feed(self, user_id: int, limit: int, max_id: int | None) -> list[int] | None:
+        now = self._clock()
+        feed = self._live_feed(user_id, now)
+        if feed is None:
+            return None
+        self._feeds[user_id] = (feed, now + self._ttl.feed)
+        return feed.newest(limit, max_id)
+
+    def _store_feed(self, user_id: int, tweet_ids: list[int]) -> None:
+        ring = FeedRing(self._ttl.feed_capacity, tweet_ids)
+        self._feeds[user_id] = (ring, self._clock() + self._ttl.feed)
+
+    def _drop_feed(self, user_id: int) -> None:
+        self._feeds.pop(user_id, None)
+
+    def _celeb_push(self, author_id: int, tweet_id: int) -> None:
+        ring = self._celebs.get(author_id)
+        if ring is None:
+            ring = self._celebs[author_id] = FeedRing(self._ttl.celeb_capacity)
+        ring.add(tweet_id)
+
+    def _celeb_remove(self, author_id: int, tweet_id: int) -> None:
+        ring = self._celebs.get(author_id)
+        if ring is not None:
+            ring.discard(tweet_id)
+
+    def _celeb_recent(self, author_ids: list[int], limit: int) -> dict[int, list[int]]:
+        celebs = self._celebs
+        return {a: celebs[a].newest(limit) for a in author_ids if a in celebs}
+
+    def _get_tweets(self, tweet_ids: list[int]) -> dict[int, Any]:
+        now, found = self._clock(), {}
+        for tweet_id in tweet_ids:
+            held = self._tweets.get(tweet_id)
+            if held is None:
+                continue
+            if held[1] <= now:
+                del self._tweets[tweet_id]
+            else:
+                found[tweet_id] = held[0]
+        return found
+
+    def _put_tweets(self, tweets: dict[int, Any]) -> None:
+        expires = self._clock() + self._ttl.tweet
+        for tweet_id, tweet in tweets.items():
+            self._tweets[tweet_id] = (tweet, expires)
+
+    def _forget_tweets(self, tweet_ids: list[int]) -> None:
+        for tweet_id in tweet_ids:
+            self._tweets.pop(tweet_id, None)
+
+    def _sweep(self) -> int:
+        """Drop whatever has expired; how many entries went."""
+        now = self._clock()
+        feeds = [u for u, (_, expires) in self._feeds.items() if expires <= now]
+        tweets = [t for t, (_, expires) in self._tweets.items() if expires <= now]
+        for user_id in feeds:
+            del self._feeds[user_id]
+        for tweet_id in tweets:
+            del self._tweets[tweet_id]
+        return len(feeds) + len(tweets)
+
+    def _live_feed(self, user_id: int, now: float) -> FeedRing | None:
+        held = self._feeds.get(user_id)
+        if held is None:
+            return None
+        if held[1] <= now:
+            del self._feeds[user_id]
+            return None
+        return held[0]

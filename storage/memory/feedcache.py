@@ -1,0 +1,156 @@
+"""The embedded stand-in for the Redis cache cluster: cache-node actors, keys by slot."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from functools import partial
+from typing import Any
+
+from actors import (
+    ActorCrashed,
+    ActorRef,
+    ActorSpec,
+    ActorSystem,
+    ActorUnavailable,
+    AskTimeout,
+    SupervisorSpec,
+)
+from storage.slots import key_slot, node_of
+
+from .cachenode import CacheNode, CacheTTL
+from .ticker import Ticker
+
+BATCH = 100  # entries per request to one node (the seed's pipelined batches of 100)
+
+
+class MemoryFeedCache:
+    """A `FeedCache` over ``nodes`` cache-node actors. Each key goes to the node owning its
+    slot (``feed:{42}`` and ``celeb:{42}`` share one), and multi-key work goes to each node
+    in batches of `BATCH`, as pipelines to a Redis Cluster would.
+
+    A node that is down reads as a miss and drops writes: the cache is never the truth,
+    so the caller regenerates from the stores instead of failing.
+    """
+
+    def __init__(
+        self,
+        *,
+        nodes: int = 3,
+        ttl: CacheTTL = CacheTTL(),
+        name: str = "cache",
+        sweep_interval: float = 60.0,
+        timeout: float = 2.0,
+    ) -> None:
+        if nodes < 1:
+            raise ValueError("a cache needs at least one node")
+        self._nodes = nodes
+        self._ttl = ttl
+        self._name = name
+        self._sweep_interval = sweep_interval
+        self._timeout = timeout
+        self._refs: list[ActorRef] = []
+        self.requests = 0  # asks sent to nodes: what the batching saves shows here
+
+    def node_name(self, index: int) -> str:
+        return f"{self._name}.node{index}"
+
+    def supervisor_spec(self, *, max_restarts: int = 100, within: float = 10.0) -> SupervisorSpec:
+        children = [
+            ActorSpec(self.node_name(i), partial(CacheNode, self._ttl)) for i in range(self._nodes)
+        ]
+        children.append(
+            ActorSpec(
+                f"{self._name}.sweeper",
+                lambda: Ticker(lambda: self._refs, ("sweep",), self._sweep_interval),
+            )
+        )
+        return SupervisorSpec(self._name, children, max_restarts=max_restarts, within=within)
+
+    def attach(self, system: ActorSystem) -> None:
+        self._refs = [system.ref(self.node_name(i)) for i in range(self._nodes)]
+
+    def node_for(self, key: str) -> int:
+        return node_of(key_slot(key), self._nodes)
+
+    async def push(self, entries: Iterable[tuple[int, int]]) -> int:
+        return sum(await self._batched("push", entries, default=0))
+
+    async def remove(self, entries: Iterable[tuple[int, int]]) -> int:
+        return sum(await self._batched("remove", entries, default=0))
+
+    async def feed(
+        self, user_id: int, *, limit: int, max_id: int | None = None
+    ) -> list[int] | None:
+        return await self._ask(self._feed_node(user_id), ("feed", user_id, limit, max_id))
+
+    async def store_feed(self, user_id: int, tweet_ids: Iterable[int]) -> None:
+        await self._ask(self._feed_node(user_id), ("store_feed", user_id, list(tweet_ids)))
+
+    async def drop_feed(self, user_id: int) -> None:
+        await self._ask(self._feed_node(user_id), ("drop_feed", user_id))
+
+    async def celeb_push(self, author_id: int, tweet_id: int) -> None:
+        await self._ask(self._feed_node(author_id), ("celeb_push", author_id, tweet_id))
+
+    async def celeb_remove(self, author_id: int, tweet_id: int) -> None:
+        await self._ask(self._feed_node(author_id), ("celeb_remove", author_id, tweet_id))
+
+    async def celeb_recent(self, author_ids: Iterable[int], *, limit: int) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        for node, ids in self._by_node(author_ids, self._feed_node).items():
+            found.update(await self._ask(node, ("celeb_recent", ids, limit)) or {})
+        return found
+
+    async def get_tweets(self, tweet_ids: Iterable[int]) -> dict[int, Any]:
+        found: dict[int, Any] = {}
+        for node, ids in self._by_node(tweet_ids, self._tweet_node).items():
+            for start in range(0, len(ids), BATCH):
+                found.update(
+                    await self._ask(node, ("get_tweets", ids[start : start + BATCH])) or {}
+                )
+        return found
+
+    async def put_tweets(self, tweets: Mapping[int, Any]) -> None:
+        for node, ids in self._by_node(tweets, self._tweet_node).items():
+            for start in range(0, len(ids), BATCH):
+                chunk = {i: tweets[i] for i in ids[start : start + BATCH]}
+                await self._ask(node, ("put_tweets", chunk))
+
+    async def forget_tweets(self, tweet_ids: Iterable[int]) -> None:
+        for node, ids in self._by_node(tweet_ids, self._tweet_node).items():
+            await self._ask(node, ("forget_tweets", ids))
+
+    def _feed_node(self, user_id: int) -> int:
+        return self.node_for(f"feed:{{{user_id}}}")
+
+    def _tweet_node(self, tweet_id: int) -> int:
+        return self.node_for(f"tweet:{{{tweet_id}}}")
+
+    @staticmethod
+    def _by_node(ids: Iterable[int], node_of_id: Any) -> dict[int, list[int]]:
+        grouped: defaultdict[int, list[int]] = defaultdict(list)
+        for i in ids:
+            grouped[node_of_id(i)].append(i)
+        return grouped
+
+    async def _batched(
+        self, operation: str, entries: Iterable[tuple[int, int]], *, default: Any
+    ) -> list[Any]:
+        grouped: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+        for entry in entries:
+            grouped[self._feed_node(entry[0])].append(entry)
+        answers = []
+        for node, chunk_source in grouped.items():
+            for start in range(0, len(chunk_source), BATCH):
+                chunk = chunk_source[start : start + BATCH]
+                answer = await self._ask(node, (operation, chunk))
+                answers.append(default if answer is None else answer)
+        return answers
+
+    async def _ask(self, node: int, request: tuple[Any, ...]) -> Any:
+        self.requests += 1
+        try:
+            return await self._refs[node].ask(request, timeout=self._timeout)
+        except (ActorCrashed, ActorUnavailable, AskTimeout):
+            return None  # a cache that is down is a cache that missed
