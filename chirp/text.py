@@ -39,6 +39,11 @@ class Entities:
     urls: tuple[str, ...]
 
 
+def is_hashtag(tag: str) -> bool:
+    """A tag as it follows ``#`` in text: what `entities` would find."""
+    return 0 < len(tag) <= 100 and _HASHTAG.fullmatch(f"#{tag}") is not None
+
+
 def plain(value: str, what: str) -> str:
     """``value`` if it holds no control characters (NUL among them) and no lone
     surrogates, which no person types and some encoders cannot even write."""

@@ -220,6 +220,12 @@ class TweetStore(Protocol):
 
     async def reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]: ...
 
+    async def by_hashtag(
+        self, tag: str, *, limit: int, max_id: int | None = None, since_id: int | None = None
+    ) -> list[Tweet]:
+        """Tweets carrying ``#tag`` (any case), newest first: the seed's hashtag index."""
+        ...
+
 
 class EngagementStore(Protocol):
     """Likes and retweets: one of each per user per tweet. A retweet is remembered with

@@ -115,6 +115,10 @@ def tweets_routes(tweets: TweetService, users: UserService, limits: RateLimitSer
     async def timeline(user_id: int) -> dict[str, Any]:
         return tweet_page(*await tweets.timeline(user_id, **await list_args()))
 
+    @routes.get("/hashtag/<tag>")
+    async def hashtag(tag: str) -> dict[str, Any]:
+        return tweet_page(*await tweets.hashtag(tag.removeprefix("#"), **await list_args()))
+
     async def list_args() -> dict[str, Any]:
         return {
             "viewer": await viewer(),

@@ -276,6 +276,24 @@ class TweetService:
         )
         return await self._page(found, limit, viewer)
 
+    async def hashtag(
+        self,
+        tag: str,
+        *,
+        viewer: int | None,
+        limit: int,
+        max_id: int | None,
+        since_id: int | None,
+    ) -> tuple[list[TweetView], int | None]:
+        """The hashtag timeline (the seed's GSI-2), newest first. ``tag`` as written after
+        the ``#``, any case."""
+        if not text.is_hashtag(tag):
+            raise RuleBroken("a hashtag is letters, digits or underscores, up to 100")
+        found = await self._tweets.by_hashtag(
+            tag, limit=limit + 1, max_id=max_id, since_id=since_id
+        )
+        return await self._page(found, limit, viewer)
+
     async def _page(
         self, found: list[Tweet], limit: int, viewer: int | None
     ) -> tuple[list[TweetView], int | None]:

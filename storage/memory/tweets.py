@@ -20,6 +20,7 @@ class MemoryTweetStore:
         self._by_user: defaultdict[int, SortedList] = defaultdict(SortedList)
         self._replies: defaultdict[int, SortedList] = defaultdict(SortedList)
         self._history: dict[int, list[TweetVersion]] = {}
+        self._by_tag: defaultdict[str, SortedList] = defaultdict(SortedList)
 
     async def put(self, tweet: Tweet) -> None:
         if tweet.tweet_id in self._tweets:
@@ -28,6 +29,7 @@ class MemoryTweetStore:
         self._by_user[tweet.user_id].add(tweet.tweet_id)
         if tweet.reply_to is not None:
             self._replies[tweet.reply_to].add(tweet.tweet_id)
+        self._index_tags(tweet, add=True)
 
     async def get(self, tweet_id: int) -> Tweet | None:
         return self._tweets.get(tweet_id)
@@ -39,7 +41,9 @@ class MemoryTweetStore:
     async def edit(self, tweet: Tweet, previous: TweetVersion) -> None:
         if tweet.tweet_id not in self._tweets:
             raise KeyError(tweet.tweet_id)
+        self._index_tags(self._tweets[tweet.tweet_id], add=False)
         self._tweets[tweet.tweet_id] = tweet
+        self._index_tags(tweet, add=True)
         self._history.setdefault(tweet.tweet_id, []).append(previous)
 
     async def history(self, tweet_id: int) -> list[TweetVersion]:
@@ -52,6 +56,7 @@ class MemoryTweetStore:
         self._by_user[tweet.user_id].discard(tweet_id)
         if tweet.reply_to is not None:
             self._replies[tweet.reply_to].discard(tweet_id)
+        self._index_tags(tweet, add=False)
         self._history.pop(tweet_id, None)
         return tweet
 
@@ -72,6 +77,18 @@ class MemoryTweetStore:
     async def reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]:
         replies = self._replies
         return {i: len(replies.get(i, ())) for i in tweet_ids}
+
+    async def by_hashtag(
+        self, tag: str, *, limit: int, max_id: int | None = None, since_id: int | None = None
+    ) -> list[Tweet]:
+        return self._newest(self._by_tag.get(tag.casefold()), limit, max_id, since_id)
+
+    def _index_tags(self, tweet: Tweet, *, add: bool) -> None:
+        for tag in {t.casefold() for t in tweet.hashtags}:
+            if add:
+                self._by_tag[tag].add(tweet.tweet_id)
+            else:
+                self._by_tag[tag].discard(tweet.tweet_id)
 
     def _newest(
         self, ids: SortedList | None, limit: int, max_id: int | None, since_id: int | None

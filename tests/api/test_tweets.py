@@ -225,3 +225,24 @@ async def test_forged_tweet_ids_are_404(chirp: Chirp, tweet_id: str) -> None:
     response = await chirp.app.test_client().get(f"/api/v1/tweet/{tweet_id}")
     assert response.status_code == 404
     assert response.content_type == "application/problem+json"
+
+
+async def test_the_hashtag_timeline_follows_posts_edits_and_deletes(chirp: Chirp) -> None:
+    _, alice = await sign_up(chirp, "alice")
+    first = await post(chirp, alice, "one #Trio")
+    second = await post(chirp, alice, "two #trio #python")
+    await post(chirp, alice, "three #python")
+    page = await get(chirp, "/api/v1/hashtag/TRIO?limit=1")
+    assert [t["tweet_id"] for t in page["tweets"]] == [second["tweet_id"]]
+    rest = await get(chirp, f"/api/v1/hashtag/trio?limit=1&max_id={page['next_cursor']}")
+    assert [t["tweet_id"] for t in rest["tweets"]] == [first["tweet_id"]]
+    client = chirp.app.test_client()
+    await client.patch(
+        f"/api/v1/tweet/{second['tweet_id']}",
+        headers=alice,
+        json={"content": "two, retagged #rust"},
+    )
+    assert len((await get(chirp, "/api/v1/hashtag/trio"))["tweets"]) == 1
+    await client.delete(f"/api/v1/tweet/{first['tweet_id']}", headers=alice)
+    assert (await get(chirp, "/api/v1/hashtag/trio"))["tweets"] == []
+    assert (await client.get("/api/v1/hashtag/not-a-tag!")).status_code == 422

@@ -232,6 +232,22 @@ async def test_edits_keep_the_history_and_deletes_remove_everything(tweets: Twee
     assert await tweets.delete(10) is None
 
 
+async def test_the_hashtag_index_follows_posts_edits_and_deletes(tweets: TweetStore) -> None:
+    await tweets.put(tweet(1, hashtags=("Trio",)))
+    await tweets.put(tweet(2, hashtags=("trio", "python")))
+    await tweets.put(tweet(3, hashtags=("python",)))
+    assert [t.tweet_id for t in await tweets.by_hashtag("TRIO", limit=10)] == [2, 1]
+    old = await tweets.get(2)
+    assert old is not None
+    previous = TweetVersion(old.content, old.hashtags, (), (), NOW)
+    await tweets.edit(tweet(2, hashtags=("rust",)), previous)
+    assert [t.tweet_id for t in await tweets.by_hashtag("trio", limit=10)] == [1]
+    assert [t.tweet_id for t in await tweets.by_hashtag("rust", limit=10)] == [2]
+    await tweets.delete(3)
+    assert [t.tweet_id for t in await tweets.by_hashtag("python", limit=10)] == []
+    assert [t.tweet_id for t in await tweets.by_hashtag("trio", limit=1, max_id=1)] == [1]
+
+
 # Engagement
 
 
