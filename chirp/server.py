@@ -21,6 +21,7 @@ from chirp.services.ratelimits import RateLimits, RateLimitService
 from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService
 from storage.memory import (
+    MemoryActivityStore,
     MemoryEngagementStore,
     MemoryEventLog,
     MemoryGraphStore,
@@ -77,6 +78,7 @@ def assemble(settings: Settings) -> Chirp:
     )
     user_store, tweet_store = MemoryUserStore(), MemoryTweetStore()
     users = UserService(
+        activity=MemoryActivityStore(),
         users=user_store,
         graph=MemoryGraphStore(),
         tweets=tweet_store,

@@ -320,3 +320,16 @@ class FeedCache(Protocol):
     async def put_tweets(self, tweets: Mapping[int, Any]) -> None: ...
 
     async def forget_tweets(self, tweet_ids: Iterable[int]) -> None: ...
+
+
+class ActivityStore(Protocol):
+    """When each user was last active (any authenticated request), coarsely: the fan-out's
+    middle tier pushes only to followers active lately."""
+
+    async def touch(self, user_id: int, at: float) -> None:
+        """Record activity at ``at`` (seconds since the epoch)."""
+        ...
+
+    async def active_since(self, user_ids: Iterable[int], since: float) -> set[int]:
+        """Those of ``user_ids`` active at or after ``since``."""
+        ...

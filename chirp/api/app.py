@@ -55,7 +55,9 @@ def create_app(
             and request.path not in SIGN_IN_PATHS
             and bearer_token() is not None
         ):
-            user_decision = await services.limits.call_by(await current_user(services.users))
+            user_id = await current_user(services.users)
+            await services.users.seen(user_id)  # the fan-out's "active lately"
+            user_decision = await services.limits.call_by(user_id)
             if user_decision.remaining < g.rate_limit.remaining:
                 g.rate_limit = user_decision
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chirp import model
 from chirp.model import User
 from chirp.text import TextError, plain
 from storage.protocols import (
+    ActivityStore,
     Duplicate,
     EventLog,
     GraphStore,
@@ -55,6 +56,7 @@ class UserService:
         log: EventLog,
         passwords: Passwords,
         tokens: TokenIssuer,
+        activity: ActivityStore,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._users = users
@@ -63,6 +65,7 @@ class UserService:
         self._log = log
         self._passwords = passwords
         self._tokens = tokens
+        self._activity = activity
         self._now = now
 
     async def register(
@@ -120,6 +123,15 @@ class UserService:
         if await self._users.get(user_id) is None:
             raise Unauthorized("the account behind this token is gone")
         return user_id
+
+    async def seen(self, user_id: int) -> None:
+        """Record that the user made an authenticated request just now."""
+        await self._activity.touch(user_id, self._now().timestamp())
+
+    async def active_among(self, user_ids: Iterable[int], window: timedelta) -> set[int]:
+        """Those of ``user_ids`` seen within ``window``."""
+        since = (self._now() - window).timestamp()
+        return await self._activity.active_since(user_ids, since)
 
     async def view(self, user_id: int) -> UserView:
         views = await self.views([user_id])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from chirp.server import Chirp
@@ -237,3 +239,14 @@ async def test_the_token_endpoint_refuses_what_it_cannot_use(
     response = await chirp.app.test_client().post("/api/v1/auth/token", **kwargs)
     assert response.status_code == status, await response.get_data()
     assert response.content_type == "application/problem+json"
+
+
+async def test_authenticated_requests_mark_their_user_active(chirp: Chirp) -> None:
+    week = timedelta(days=7)
+    active_id, active = await sign_up(chirp, "active")
+    quiet_id, _ = await sign_up(chirp, "quiet")
+    client = chirp.app.test_client()
+    await client.get(f"/api/v1/users/{quiet_id}")  # anonymous: nobody's activity
+    assert await chirp.services.users.active_among([active_id, quiet_id], week) == set()
+    await client.get(f"/api/v1/users/{quiet_id}", headers=active)
+    assert await chirp.services.users.active_among([active_id, quiet_id], week) == {active_id}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from chirp.model import Tweet, TweetVersion
 from storage.memory import (
+    MemoryActivityStore,
     MemoryEngagementStore,
     MemoryGraphStore,
     MemoryRateLimitStore,
@@ -20,6 +21,7 @@ from storage.memory import (
     MemoryUserStore,
 )
 from storage.protocols import (
+    ActivityStore,
     Duplicate,
     EngagementStore,
     GraphStore,
@@ -35,6 +37,7 @@ BACKENDS = {
     "tweets": {"memory": MemoryTweetStore},
     "engagement": {"memory": MemoryEngagementStore},
     "rate_limits": {"memory": MemoryRateLimitStore},
+    "activity": {"memory": MemoryActivityStore},
 }
 
 
@@ -51,6 +54,7 @@ graph = backend("graph")
 tweets = backend("tweets")
 engagement = backend("engagement")
 rate_limits = backend("rate_limits")
+activity = backend("activity")
 
 
 async def new_user(store: UserStore, name: str) -> int:
@@ -292,3 +296,17 @@ async def test_buckets_are_per_key_and_refill_with_time(rate_limits: RateLimitSt
     assert decisions[3].retry_after == pytest.approx(20.0)
     assert (await rate_limits.acquire("b", 3, 60.0, 1000.0)).allowed
     assert (await rate_limits.acquire("a", 3, 60.0, 1020.0)).allowed
+
+
+# Activity
+
+
+async def test_activity_answers_who_was_seen_since_a_moment(activity: ActivityStore) -> None:
+    day = 24 * 3600.0
+    await activity.touch(1, 10 * day)
+    await activity.touch(2, 2 * day)
+    await activity.touch(2, 2 * day + 5)  # coarse: may be skipped, still counts
+    assert await activity.active_since([1, 2, 3], since=3 * day) == {1}
+    assert await activity.active_since([1, 2, 3], since=2 * day) == {1, 2}
+    await activity.touch(2, 11 * day)
+    assert await activity.active_since([1, 2, 3], since=10.5 * day) == {2}
