@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     rate_tweets_per_user: PositiveInt = 100
     rate_calls_per_user: PositiveInt = 1_000
     rate_requests_per_ip: PositiveInt = 10_000
+    #: The feed cache: cache-node actors (Redis Cluster nodes, embedded) and fan-out shards.
+    cache_nodes: PositiveInt = 3
+    fanout_shards: PositiveInt = 4
+    #: Hybrid fan-out: push to all followers below this many, to the active ones up to
+    #: ``fanout_pull_above``, to nobody above (merged at read time).
+    fanout_push_all_below: PositiveInt = 1_000
+    fanout_pull_above: PositiveInt = 100_000
+
     #: Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default.
     trusted_proxies: list[str] = Field(default_factory=list)
 

@@ -12,18 +12,23 @@ from quart_trio import QuartTrio
 from actors import ActorSpec, ActorSystem, SupervisorSpec
 from chirp.api import create_app
 from chirp.config import Settings
+from chirp.fanout_policy import FanoutPolicy
 from chirp.http_server import HttpServer, open_listener, url_of
 from chirp.ids import SnowflakeGenerator
 from chirp.services import Services
 from chirp.services.auth import PasswordPolicy, Passwords, TokenIssuer, TokenPolicy
+from chirp.services.fanout import FanoutService
+from chirp.services.feeds import FeedService
 from chirp.services.operations import OperationsService
 from chirp.services.ratelimits import RateLimits, RateLimitService
 from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService
+from chirp.workers.fanout import fanout_workers
 from storage.memory import (
     MemoryActivityStore,
     MemoryEngagementStore,
     MemoryEventLog,
+    MemoryFeedCache,
     MemoryGraphStore,
     MemoryRateLimitStore,
     MemoryTweetStore,
@@ -40,6 +45,7 @@ class Chirp:
     system: ActorSystem
     log: MemoryEventLog
     services: Services
+    fanout: FanoutService
     app: QuartTrio
     admin_token: str = field(repr=False)
     admin_token_generated: bool = False
@@ -61,26 +67,17 @@ def assemble(settings: Settings) -> Chirp:
         mailbox_size=settings.mailbox_size,
     )
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
-    system = ActorSystem(SupervisorSpec("root", [log.supervisor_spec(**intensity)], **intensity))
-    log.attach(system)
-    operations = OperationsService(
-        system,
-        admin_token,
-        unkillable={
-            "root": "it is the whole process; stop chirp with SIGTERM instead",
-            "http": "it would cut off the very request asking; kill it from inside",
-        },
-    )
+    cache = MemoryFeedCache(nodes=settings.cache_nodes)
     jwt_secret = (
         secrets.token_urlsafe(32)
         if settings.jwt_secret is None
         else settings.jwt_secret.get_secret_value()
     )
-    user_store, tweet_store = MemoryUserStore(), MemoryTweetStore()
+    user_store, tweet_store, graph_store = MemoryUserStore(), MemoryTweetStore(), MemoryGraphStore()
     users = UserService(
         activity=MemoryActivityStore(),
         users=user_store,
-        graph=MemoryGraphStore(),
+        graph=graph_store,
         tweets=tweet_store,
         log=log,
         passwords=Passwords(
@@ -106,6 +103,36 @@ def assemble(settings: Settings) -> Chirp:
         ids=SnowflakeGenerator(settings.worker_id),
         spam=SpamPolicy(max_links=settings.spam_max_links),
     )
+    policy = FanoutPolicy(
+        push_all_below=settings.fanout_push_all_below, pull_above=settings.fanout_pull_above
+    )
+    fanout = FanoutService(
+        graph=graph_store, tweets=tweet_store, users=users, cache=cache, policy=policy
+    )
+    feeds = FeedService(
+        cache=cache, graph=graph_store, tweets=tweet_store, tweet_service=tweets, policy=policy
+    )
+    system = ActorSystem(
+        SupervisorSpec(
+            "root",
+            [
+                log.supervisor_spec(**intensity),
+                cache.supervisor_spec(**intensity),
+                fanout_workers(log, fanout, shards=settings.fanout_shards, **intensity),
+            ],
+            **intensity,
+        )
+    )
+    log.attach(system)
+    cache.attach(system)
+    operations = OperationsService(
+        system,
+        admin_token,
+        unkillable={
+            "root": "it is the whole process; stop chirp with SIGTERM instead",
+            "http": "it would cut off the very request asking; kill it from inside",
+        },
+    )
     limits = RateLimitService(
         MemoryRateLimitStore(),
         RateLimits(
@@ -114,13 +141,15 @@ def assemble(settings: Settings) -> Chirp:
             requests_per_ip=settings.rate_requests_per_ip,
         ),
     )
-    services = Services(operations=operations, users=users, tweets=tweets, limits=limits)
+    services = Services(
+        operations=operations, users=users, tweets=tweets, limits=limits, feeds=feeds
+    )
     app = create_app(
         services,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=settings.trusted_proxies,
     )
-    return Chirp(settings, system, log, services, app, admin_token, generated)
+    return Chirp(settings, system, log, services, fanout, app, admin_token, generated)
 
 
 @dataclass(frozen=True)

@@ -72,5 +72,5 @@ def create_app(
     app.register_blueprint(operations_routes(services.operations))
     app.register_blueprint(auth_routes(services.users))
     app.register_blueprint(users_routes(services.users))
-    app.register_blueprint(tweets_routes(services.tweets, services.users, services.limits))
+    app.register_blueprint(tweets_routes(services))
     return app

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response
+from quart import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import NotFound
 
 from chirp import ids
-from chirp.services.ratelimits import RateLimitService
-from chirp.services.tweets import TweetService, TweetView
-from chirp.services.users import UserService
+from chirp.services import Services
+from chirp.services.errors import Forbidden
+from chirp.services.tweets import TweetView
 
 from . import paging
 from .bodies import Invalid, StrictModel, json_body
@@ -28,7 +28,13 @@ class TweetEdit(StrictModel):
     content: str
 
 
-def tweets_routes(tweets: TweetService, users: UserService, limits: RateLimitService) -> Blueprint:
+def tweets_routes(services: Services) -> Blueprint:
+    tweets, users, limits, feeds = (
+        services.tweets,
+        services.users,
+        services.limits,
+        services.feeds,
+    )
     routes = Blueprint("tweets", __name__, url_prefix="/api/v1")
 
     async def viewer() -> int | None:
@@ -114,6 +120,18 @@ def tweets_routes(tweets: TweetService, users: UserService, limits: RateLimitSer
     @routes.get("/users/<int:user_id>/tweets")
     async def timeline(user_id: int) -> dict[str, Any]:
         return tweet_page(*await tweets.timeline(user_id, **await list_args()))
+
+    @routes.get("/feed")
+    async def feed() -> Response:
+        """The caller's home feed; ``userId``, if given, must be the caller's own id."""
+        user_id = await current_user(users)
+        asked = request.args.get("userId")
+        if asked is not None and asked != str(user_id):
+            raise Forbidden("you can read only your own home feed")
+        page = await feeds.read(user_id, limit=paging.limit(), max_id=paging.cursor("max_id"))
+        response = jsonify(tweet_page(page.tweets, page.next_cursor))
+        response.headers["X-Feed-Source"] = "regenerated" if page.regenerated else "cache"
+        return response
 
     @routes.get("/hashtag/<tag>")
     async def hashtag(tag: str) -> dict[str, Any]:

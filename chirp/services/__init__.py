@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .feeds import FeedService
 from .operations import OperationsService
 from .ratelimits import RateLimitService
 from .tweets import TweetService
@@ -18,3 +19,4 @@ class Services:
     users: UserService
     tweets: TweetService
     limits: RateLimitService
+    feeds: FeedService

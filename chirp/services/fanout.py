@@ -1,0 +1,113 @@
+"""Fan-out: the consumer side of the write path, filling followers' cached feeds."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from chirp.fanout_policy import FanoutPolicy, Tier
+from storage.protocols import FeedCache, GraphStore, Record, TweetStore
+
+from .users import UserService
+
+#: The topics the fan-out group consumes.
+FANOUT_TOPICS = (
+    "tweet_created",
+    "retweet_created",
+    "tweet_deleted",
+    "user_followed",
+    "user_unfollowed",
+)
+FOLLOW_MERGE = 200  # a new followee's recent tweets merged into the follower's feed
+
+
+class FanoutService:
+    """Applies log events to the feed cache under the seed's hybrid policy. Every handler is
+    idempotent (feeds are sets of ids), so a redelivered batch changes nothing."""
+
+    def __init__(
+        self,
+        *,
+        graph: GraphStore,
+        tweets: TweetStore,
+        users: UserService,
+        cache: FeedCache,
+        policy: FanoutPolicy = FanoutPolicy(),
+    ) -> None:
+        self._graph = graph
+        self._tweets = tweets
+        self._users = users
+        self._cache = cache
+        self._policy = policy
+        self.writes: Counter[Tier] = Counter()  # feed entries written, per tier
+
+    async def apply(self, records: Sequence[Record]) -> None:
+        """The consumer group's handler: each record by its topic, in order."""
+        for record in records:
+            await self._handlers[record.topic](self, record.value)
+
+    async def spread(self, author_id: int, tweet_id: int) -> None:
+        """Push ``tweet_id`` to the author's feed and, by tier, to their followers'."""
+        followers = (await self._graph.counts([author_id]))[author_id][0]
+        tier = self._policy.tier_for(followers)
+        entries = [(author_id, tweet_id)]
+        if tier is Tier.PULL:
+            await self._cache.celeb_push(author_id, tweet_id)
+        else:
+            async for page in self._followers(author_id):
+                if tier is Tier.PUSH_ACTIVE:
+                    active = await self._users.active_among(page, self._policy.active_window)
+                    page = [f for f in page if f in active]
+                entries.extend((follower, tweet_id) for follower in page)
+                if len(entries) >= 10 * self._policy.batch_size:
+                    self.writes[tier] += len(entries)
+                    await self._cache.push(entries)
+                    entries = []
+        self.writes[tier] += len(entries)
+        await self._cache.push(entries)
+
+    async def withdraw(self, author_id: int, tweet_id: int) -> None:
+        """Take a deleted tweet out of every feed it may have reached."""
+        await self._cache.celeb_remove(author_id, tweet_id)
+        await self._cache.forget_tweets([tweet_id])
+        entries = [(author_id, tweet_id)]
+        async for page in self._followers(author_id):
+            entries.extend((follower, tweet_id) for follower in page)
+        await self._cache.remove(entries)
+
+    async def _on_tweet(self, event: dict[str, Any]) -> None:
+        await self.spread(event["user_id"], event["tweet_id"])
+
+    async def _on_delete(self, event: dict[str, Any]) -> None:
+        await self.withdraw(event["user_id"], event["tweet_id"])
+
+    async def _on_follow(self, event: dict[str, Any]) -> None:
+        followee = event["followee_id"]
+        followers = (await self._graph.counts([followee]))[followee][0]
+        if self._policy.tier_for(followers) is Tier.PULL:
+            return  # a celebrity's tweets are merged at read time
+        recent = await self._tweets.by_user(followee, limit=FOLLOW_MERGE)
+        await self._cache.push((event["follower_id"], t.tweet_id) for t in recent)
+
+    async def _on_unfollow(self, event: dict[str, Any]) -> None:
+        # The next read regenerates the feed from the follows as they are now.
+        await self._cache.drop_feed(event["follower_id"])
+
+    _handlers = {
+        "tweet_created": _on_tweet,
+        "retweet_created": _on_tweet,
+        "tweet_deleted": _on_delete,
+        "user_followed": _on_follow,
+        "user_unfollowed": _on_unfollow,
+    }
+
+    async def _followers(self, user_id: int) -> AsyncIterator[list[int]]:
+        cursor = None
+        while True:
+            page = await self._graph.followers(user_id, limit=1000, before=cursor)
+            if page.items:
+                yield page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
