@@ -131,3 +131,37 @@ async def test_a_killed_cache_node_costs_a_regeneration_only(chirp: Chirp) -> No
         chirp.system.kill(f"cache.node{node}")
     await trio.testing.wait_all_tasks_blocked()
     assert await feed(chirp, alice) == (["still here"], "regenerated")
+
+
+async def test_after_a_burst_the_lag_returns_to_zero_and_every_feed_has_every_tweet(
+    chirp: Chirp,
+) -> None:
+    users, tweets = chirp.services.users, chirp.services.tweets
+    people = []
+    for n in range(20):
+        view, _ = await users.register(
+            username=f"b{n}", email=f"b{n}@x.org", password="long enough pw"
+        )
+        people.append(view.user.user_id)
+    for follower in people:
+        for followee in people:
+            if follower != followee and (follower + followee) % 3 == 0:
+                await users.follow(follower, followee)
+    for person in people:
+        await chirp.services.feeds.read(person, limit=1, max_id=None)  # cache every feed
+    posted: dict[int, list[int]] = {p: [] for p in people}
+
+    async def burst(author: int) -> None:
+        for n in range(25):
+            posted[author].append((await tweets.post(author, f"{author}:{n}")).tweet.tweet_id)
+
+    async with trio.open_nursery() as nursery:
+        for author in people:
+            nursery.start_soon(burst, author)
+    await settle(chirp)  # asserts the fan-out group's lag is 0 on every topic
+    for reader in people:
+        followed = {reader} | {p for p in people if p != reader and (p + reader) % 3 == 0}
+        expected = sorted((t for a in followed for t in posted[a]), reverse=True)
+        page = await chirp.services.feeds.read(reader, limit=100, max_id=None)
+        assert not page.regenerated, "served by the fan-out, not rebuilt"
+        assert [v.tweet.tweet_id for v in page.tweets] == expected[:100]
