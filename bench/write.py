@@ -1,8 +1,10 @@
 """``python -m bench write``: tweets per second through the service layer, in process.
 
-Beside it, measured in the same run with the same concurrency, the log's raw publish
-rate: a tweet is validated, spam-checked, stored, published and hydrated for its answer,
-so the ratio says what the write path costs on top of the publish it ends with.
+Beside it, measured in the same run with the same concurrency, the log's raw publish rate
+(a bare log, nothing consuming). A tweet is validated, spam-checked, stored, published and
+hydrated for its answer, while the whole tree runs beside it (the fan-out group consumes
+every tweet as it comes), so the ratio says what the write path costs in a live process
+on top of the publish it ends with.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from functools import partial
 
 import trio
 
+from actors import ActorSystem, SupervisorSpec
 from chirp.config import Settings
 from chirp.server import assemble
+from storage.memory import MemoryEventLog
 
 from .actors import Row, report
 
@@ -59,22 +63,26 @@ async def tweets_per_second(tweets: int, writers: int) -> float:
 
 
 async def publishes_per_second(events: int, writers: int) -> float:
-    async def body(chirp) -> float:  # type: ignore[no-untyped-def]
-        async def publisher(index: int) -> None:
-            for i in range(index, events, writers):
-                await chirp.log.publish(
-                    "tweet_created",
-                    i % USERS,
-                    {"tweet_id": i, "user_id": i % USERS, "content": "x"},
-                )
+    """The foundation's raw rate: a bare log of the same topics, nothing consuming it."""
+    log = MemoryEventLog(Settings().partitions)
+    system = ActorSystem(SupervisorSpec("root", [log.supervisor_spec()]))
+    log.attach(system)
 
+    async def publisher(index: int) -> None:
+        for i in range(index, events, writers):
+            await log.publish(
+                "tweet_created", i % USERS, {"tweet_id": i, "user_id": i % USERS, "content": "x"}
+            )
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
         started = time.perf_counter()
         async with trio.open_nursery() as load:
             for index in range(writers):
                 load.start_soon(publisher, index)
-        return events / (time.perf_counter() - started)
-
-    return await with_chirp(body)
+        rate = events / (time.perf_counter() - started)
+        await system.shutdown()
+    return rate
 
 
 async def measure(tweets: int, repeat: int) -> list[Row]:
