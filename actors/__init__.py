@@ -11,6 +11,7 @@ from ._errors import ActorCrashed as ActorCrashed
 from ._errors import ActorError as ActorError
 from ._errors import ActorKilled as ActorKilled
 from ._errors import ActorUnavailable as ActorUnavailable
+from ._errors import AskFailed as AskFailed
 from ._errors import AskTimeout as AskTimeout
 from ._errors import NoSuchActor as NoSuchActor
 from ._errors import SupervisorGaveUp as SupervisorGaveUp

@@ -14,17 +14,22 @@ class NoSuchActor(ActorError, KeyError):
         return f"no actor named {self.args[0]!r}"
 
 
-class ActorUnavailable(ActorError):
+class AskFailed(ActorError):
+    """An `ask` that got no reply: the base of the three ways that happens, for callers
+    that treat them alike (the request did not, or may not, take effect)."""
+
+
+class ActorUnavailable(AskFailed):
     """The actor is stopped for good (its supervisor will not restart it), so nothing it
     would be sent can be handled."""
 
 
-class ActorCrashed(ActorError):
+class ActorCrashed(AskFailed):
     """The actor ended (crashed, was killed or stopped) while handling this `ask`, so whether
     the request took effect is unknown; ``__cause__`` is the exception it crashed with."""
 
 
-class AskTimeout(ActorError, TimeoutError):
+class AskTimeout(AskFailed, TimeoutError):
     """No reply arrived in time. The request is withdrawn: an actor that has not started
     it yet skips it, so a timed-out `ask` has no effect later."""
 

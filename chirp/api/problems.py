@@ -10,6 +10,7 @@ from typing import Any
 
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as RoutingNotFound
 
 from chirp.api.bodies import Invalid
 from chirp.ratelimit import Decision
@@ -85,8 +86,8 @@ def install_problem_handlers(app: Quart) -> None:
         status = error.code or 500
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         detail = _HTTP_DETAILS.get(status) or error.description or error.name
-        if status == 404:
-            detail = f"no resource at {request.path}"
+        if status == 404 and error.description == RoutingNotFound.description:
+            detail = f"no resource at {request.path}"  # routing's 404; ours say more
         elif status == 405:
             allowed = headers.get("Allow", "another method")
             detail = f"{request.method} is not allowed on {request.path}; use {allowed}"

@@ -12,12 +12,10 @@ import msgpack
 import trio
 
 from actors import (
-    ActorCrashed,
     ActorRef,
     ActorSpec,
     ActorSystem,
-    ActorUnavailable,
-    AskTimeout,
+    AskFailed,
     SupervisorSpec,
 )
 from storage.partitioning import partition_for
@@ -111,7 +109,7 @@ class MemoryEventLog:
         payload = self._pack(event)
         try:
             offset = await refs[partition].ask((str(key), payload), timeout=self._publish_timeout)
-        except (ActorCrashed, ActorUnavailable, AskTimeout) as exc:
+        except AskFailed as exc:
             raise LogUnavailable(f"{topic}[{partition}] did not acknowledge: {exc}") from exc
         return partition, offset
 

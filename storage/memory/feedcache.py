@@ -8,12 +8,10 @@ from functools import partial
 from typing import Any
 
 from actors import (
-    ActorCrashed,
     ActorRef,
     ActorSpec,
     ActorSystem,
-    ActorUnavailable,
-    AskTimeout,
+    AskFailed,
     SupervisorSpec,
 )
 from storage.slots import key_slot, node_of
@@ -152,5 +150,5 @@ class MemoryFeedCache:
         self.requests += 1
         try:
             return await self._refs[node].ask(request, timeout=self._timeout)
-        except (ActorCrashed, ActorUnavailable, AskTimeout):
+        except AskFailed:
             return None  # a cache that is down is a cache that missed
