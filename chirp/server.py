@@ -102,6 +102,7 @@ def assemble(settings: Settings) -> Chirp:
         log=log,
         ids=SnowflakeGenerator(settings.worker_id),
         spam=SpamPolicy(max_links=settings.spam_max_links),
+        cache=cache,
     )
     policy = FanoutPolicy(
         push_all_below=settings.fanout_push_all_below, pull_above=settings.fanout_pull_above

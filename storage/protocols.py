@@ -314,10 +314,14 @@ class FeedCache(Protocol):
         ...
 
     async def get_tweets(self, tweet_ids: Iterable[int]) -> dict[int, Any]:
-        """The cached hydrated tweets among ``tweet_ids``."""
+        """The cached tweets among ``tweet_ids``; a deleted tweet's entry is None."""
         ...
 
-    async def put_tweets(self, tweets: Mapping[int, Any]) -> None: ...
+    async def put_tweets(self, tweets: Mapping[int, tuple[int, Any]]) -> None:
+        """Cache ``{tweet_id: (version, tweet)}``, each only over an older version: a
+        reader that filled the cache from a read taken before an edit or a delete cannot
+        put its stale copy over the newer one. ``tweet`` None marks it deleted."""
+        ...
 
     async def forget_tweets(self, tweet_ids: Iterable[int]) -> None: ...
 

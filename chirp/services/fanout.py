@@ -9,6 +9,7 @@ from typing import Any
 from chirp.fanout_policy import FanoutPolicy, Tier
 from storage.protocols import FeedCache, GraphStore, Record, TweetStore
 
+from .tweet_cache import tombstones, version_of
 from .users import UserService
 
 #: The topics the fan-out group consumes.
@@ -16,6 +17,7 @@ FANOUT_TOPICS = (
     "tweet_created",
     "retweet_created",
     "tweet_deleted",
+    "tweet_edited",
     "user_followed",
     "user_unfollowed",
 )
@@ -70,7 +72,7 @@ class FanoutService:
     async def withdraw(self, author_id: int, tweet_id: int) -> None:
         """Take a deleted tweet out of every feed it may have reached."""
         await self._cache.celeb_remove(author_id, tweet_id)
-        await self._cache.forget_tweets([tweet_id])
+        await self._cache.put_tweets(tombstones([tweet_id]))
         entries = [(author_id, tweet_id)]
         async for page in self._followers(author_id):
             entries.extend((follower, tweet_id) for follower in page)
@@ -81,6 +83,13 @@ class FanoutService:
 
     async def _on_delete(self, event: dict[str, Any]) -> None:
         await self.withdraw(event["user_id"], event["tweet_id"])
+
+    async def _on_edit(self, event: dict[str, Any]) -> None:
+        # The editor caches the new text itself; this covers an editor whose cache write
+        # was lost. Read before the edit is applied, the old version cannot win anyway.
+        tweet = await self._tweets.get(event["tweet_id"])
+        if tweet is not None:
+            await self._cache.put_tweets({tweet.tweet_id: (version_of(tweet), tweet)})
 
     async def _on_follow(self, event: dict[str, Any]) -> None:
         followee = event["followee_id"]
@@ -98,6 +107,7 @@ class FanoutService:
         "tweet_created": _on_tweet,
         "retweet_created": _on_tweet,
         "tweet_deleted": _on_delete,
+        "tweet_edited": _on_edit,
         "user_followed": _on_follow,
         "user_unfollowed": _on_unfollow,
     }

@@ -13,9 +13,17 @@ import trio
 from chirp import text
 from chirp.ids import SnowflakeGenerator
 from chirp.model import Tweet, TweetVersion, User
-from storage.protocols import EngagementStore, EventLog, LogUnavailable, TweetStore, UserStore
+from storage.protocols import (
+    EngagementStore,
+    EventLog,
+    FeedCache,
+    LogUnavailable,
+    TweetStore,
+    UserStore,
+)
 
 from .errors import Forbidden, NotFound, RuleBroken, Unavailable
+from .tweet_cache import TweetCache
 from .users import utc_now
 
 EDIT_WINDOW = timedelta(minutes=30)
@@ -60,8 +68,10 @@ class TweetService:
         ids: SnowflakeGenerator,
         spam: SpamPolicy = SpamPolicy(),
         now: Callable[[], datetime] = utc_now,
+        cache: FeedCache | None = None,
     ) -> None:
         self._tweets = tweets
+        self.cached = TweetCache(cache=cache, tweets=tweets)  # what hydration reads
         self._users = users
         self._engagement = engagement
         self._log = log
@@ -111,9 +121,9 @@ class TweetService:
 
     async def views(self, tweet_ids: list[int], *, viewer: int | None) -> list[TweetView]:
         """Hydrate in batches: every lookup below is one call for all the tweets."""
-        found = await self._tweets.get_many(tweet_ids)
+        found = await self.cached.get_many(tweet_ids)
         originals = {t.retweet_of for t in found.values() if t.retweet_of is not None}
-        found.update(await self._tweets.get_many(originals - found.keys()))
+        found.update(await self.cached.get_many(originals - found.keys()))
         ids = list(found)
         authors = await self._users.get_many({t.user_id for t in found.values()})
         counts = await self._engagement.counts(ids)
@@ -171,6 +181,7 @@ class TweetService:
             # Announced first, applied after: if the log is down nothing changes (503).
             await self._announce("tweet_edited", edited, undo=None)
             await self._tweets.edit(edited, previous)
+            await self.cached.refresh(edited)
         return await self.view(tweet_id, viewer=user_id)
 
     async def history(self, tweet_id: int) -> tuple[Tweet, list[TweetVersion]]:
@@ -311,9 +322,11 @@ class TweetService:
             if retweet is not None:
                 await self._announce("tweet_deleted", retweet, undo=None)
                 await self._tweets.delete(retweet_id)
+                await self.cached.bury([retweet_id])
                 await self._engagement.unretweet(retweet.user_id, tweet.tweet_id)
         await self._announce("tweet_deleted", tweet, undo=None)
         await self._tweets.delete(tweet.tweet_id)
+        await self.cached.bury([tweet.tweet_id])
         await self._engagement.forget_tweet(tweet.tweet_id)
         if tweet.retweet_of is not None:
             await self._engagement.unretweet(tweet.user_id, tweet.retweet_of)

@@ -37,7 +37,7 @@ class CacheNode(Actor):
         self._clock = clock
         self._feeds: dict[int, tuple[FeedRing, float]] = {}  # user -> (ids, expires at)
         self._celebs: dict[int, FeedRing] = {}
-        self._tweets: dict[int, tuple[Any, float]] = {}  # id -> (tweet, expires at)
+        self._tweets: dict[int, tuple[Any, int, float]] = {}  # id -> (tweet, version, expires)
 
     async def receive(self, message: Any) -> Any:
         operation, *arguments = message
@@ -103,16 +103,20 @@ class CacheNode(Actor):
             held = self._tweets.get(tweet_id)
             if held is None:
                 continue
-            if held[1] <= now:
+            if held[2] <= now:
                 del self._tweets[tweet_id]
             else:
                 found[tweet_id] = held[0]
         return found
 
-    def _put_tweets(self, tweets: dict[int, Any]) -> None:
-        expires = self._clock() + self._ttl.tweet
-        for tweet_id, tweet in tweets.items():
-            self._tweets[tweet_id] = (tweet, expires)
+    def _put_tweets(self, tweets: dict[int, tuple[int, Any]]) -> None:
+        now = self._clock()
+        expires = now + self._ttl.tweet
+        held_tweets = self._tweets
+        for tweet_id, (version, tweet) in tweets.items():
+            held = held_tweets.get(tweet_id)
+            if held is None or held[1] <= version or held[2] <= now:
+                held_tweets[tweet_id] = (tweet, version, expires)
 
     def _forget_tweets(self, tweet_ids: list[int]) -> None:
         for tweet_id in tweet_ids:
@@ -122,7 +126,7 @@ class CacheNode(Actor):
         """Drop whatever has expired; how many entries went."""
         now = self._clock()
         feeds = [u for u, (_, expires) in self._feeds.items() if expires <= now]
-        tweets = [t for t, (_, expires) in self._tweets.items() if expires <= now]
+        tweets = [t for t, (_, _, expires) in self._tweets.items() if expires <= now]
         for user_id in feeds:
             del self._feeds[user_id]
         for tweet_id in tweets:

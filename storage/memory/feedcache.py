@@ -109,7 +109,7 @@ class MemoryFeedCache:
                 )
         return found
 
-    async def put_tweets(self, tweets: Mapping[int, Any]) -> None:
+    async def put_tweets(self, tweets: Mapping[int, tuple[int, Any]]) -> None:
         for node, ids in self._by_node(tweets, self._tweet_node).items():
             for start in range(0, len(ids), BATCH):
                 chunk = {i: tweets[i] for i in ids[start : start + BATCH]}

@@ -165,3 +165,26 @@ async def test_after_a_burst_the_lag_returns_to_zero_and_every_feed_has_every_tw
         page = await chirp.services.feeds.read(reader, limit=100, max_id=None)
         assert not page.regenerated, "served by the fan-out, not rebuilt"
         assert [v.tweet.tweet_id for v in page.tweets] == expected[:100]
+
+
+async def test_feeds_hydrate_through_the_tweet_cache_which_follows_edits_and_deletes(
+    chirp: Chirp,
+) -> None:
+    _, alice = await sign_up(chirp, "alice")
+    bob_id, bob = await sign_up(chirp, "bob")
+    await act(chirp, "post", f"/api/v1/users/{bob_id}/follow", alice)
+    draft = await act(chirp, "post", "/api/v1/tweet", bob, content="draft")
+    other = await act(chirp, "post", "/api/v1/tweet", bob, content="other")
+    await settle(chirp)
+    cached = chirp.services.tweets.cached
+    await feed(chirp, alice)
+    hits = cached.hits
+    assert (await feed(chirp, alice))[0] == ["other", "draft"]
+    assert cached.hits == hits + 2, "both tweets came from tweet:{id}"
+    await act(chirp, "patch", f"/api/v1/tweet/{draft['tweet_id']}", bob, content="final")
+    await act(chirp, "delete", f"/api/v1/tweet/{other['tweet_id']}", bob)
+    assert (await feed(chirp, alice))[0] == ["final"], "edits and deletes are seen at once"
+    await settle(chirp)
+    assert (await feed(chirp, alice))[0] == ["final"]
+    body = await act(chirp, "get", f"/api/v1/tweet/{draft['tweet_id']}", alice)
+    assert body["content"] == "final"

@@ -53,10 +53,18 @@ async def test_celebrities_and_tweets(feed_cache: FeedCache) -> None:
         await feed_cache.celeb_push(42, tweet_id)
     await feed_cache.celeb_remove(42, 9)
     assert await feed_cache.celeb_recent([42, 43], limit=5) == {42: [7, 5]}
-    await feed_cache.put_tweets({1: "one", 2: {"two": 2}})
+    await feed_cache.put_tweets({1: (1, "one"), 2: (1, {"two": 2})})
     assert await feed_cache.get_tweets([1, 2, 3]) == {1: "one", 2: {"two": 2}}
     await feed_cache.forget_tweets([1])
     assert await feed_cache.get_tweets([1, 2]) == {2: {"two": 2}}
+
+
+async def test_a_stale_tweet_never_replaces_a_newer_version(feed_cache: FeedCache) -> None:
+    await feed_cache.put_tweets({1: (2, "edited"), 2: (9, None)})
+    await feed_cache.put_tweets({1: (1, "original"), 2: (1, "before its deletion")})
+    assert await feed_cache.get_tweets([1, 2]) == {1: "edited", 2: None}
+    await feed_cache.put_tweets({1: (3, "edited again")})
+    assert await feed_cache.get_tweets([1]) == {1: "edited again"}
 
 
 async def test_feeds_expire_five_minutes_after_their_last_read(
@@ -64,7 +72,7 @@ async def test_feeds_expire_five_minutes_after_their_last_read(
 ) -> None:
     cache, _ = await start_cache(nursery, nodes=2, ttl=CacheTTL(feed=300.0, tweet=600.0))
     await cache.store_feed(1, [10])
-    await cache.put_tweets({10: "t"})
+    await cache.put_tweets({10: (1, "t")})
     await trio.sleep(200)
     assert await cache.feed(1, limit=5) == [10]  # read: alive for 300 s more
     await cache.push([(1, 11)])
