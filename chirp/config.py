@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, SecretStr, field_validator
+from pydantic import Field, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Partitions per topic, from the seed's design (tweet_created is the busiest).
@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     #: ``fanout_pull_above``, to nobody above (merged at read time).
     fanout_push_all_below: PositiveInt = 1_000
     fanout_pull_above: PositiveInt = 100_000
+    #: "Active lately" for the middle tier: an authenticated request within this many days.
+    fanout_active_days: PositiveFloat = 7.0
+    #: Cache lifetimes: a feed this long after its last read, a hydrated tweet this long.
+    feed_ttl_seconds: PositiveFloat = 300.0
+    tweet_ttl_seconds: PositiveFloat = 600.0
 
     #: Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default.
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -82,6 +87,16 @@ class Settings(BaseSettings):
     @classmethod
     def _over_defaults(cls, value: dict[str, int]) -> dict[str, int]:
         return {**DEFAULT_PARTITIONS, **value}
+
+    @model_validator(mode="after")
+    def _feeds_outlive_no_activity(self) -> Settings:
+        # A cached feed must belong to someone the middle tier still pushes to: its
+        # last read made them active, and they must stay so until it expires.
+        if self.fanout_active_days * 86400 <= self.feed_ttl_seconds:
+            raise ValueError("fanout_active_days must be longer than feed_ttl_seconds")
+        if self.fanout_push_all_below > self.fanout_pull_above:
+            raise ValueError("fanout_push_all_below must not exceed fanout_pull_above")
+        return self
 
     @field_validator("admin_token", mode="after")
     @classmethod

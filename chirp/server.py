@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import trio
 from quart_trio import QuartTrio
@@ -22,9 +23,10 @@ from chirp.services.feeds import FeedService
 from chirp.services.operations import OperationsService
 from chirp.services.ratelimits import RateLimits, RateLimitService
 from chirp.services.tweets import SpamPolicy, TweetService
-from chirp.services.users import UserService
+from chirp.services.users import UserService, utc_now
 from chirp.workers.fanout import fanout_workers
 from storage.memory import (
+    CacheTTL,
     MemoryActivityStore,
     MemoryEngagementStore,
     MemoryEventLog,
@@ -38,12 +40,26 @@ from storage.memory import (
 
 
 @dataclass(frozen=True)
+class Stores:
+    """The backends behind the services, for what loads data in bulk (benchmarks, demo
+    seeding, tests) without going through the write path."""
+
+    users: MemoryUserStore
+    graph: MemoryGraphStore
+    tweets: MemoryTweetStore
+    engagement: MemoryEngagementStore
+    activity: MemoryActivityStore
+    cache: MemoryFeedCache
+
+
+@dataclass(frozen=True)
 class Chirp:
     """Every part of a chirp process, wired together and not yet running."""
 
     settings: Settings
     system: ActorSystem
     log: MemoryEventLog
+    stores: Stores
     services: Services
     fanout: FanoutService
     app: QuartTrio
@@ -51,8 +67,9 @@ class Chirp:
     admin_token_generated: bool = False
 
 
-def assemble(settings: Settings) -> Chirp:
-    """Build the backends, the supervision tree (without HTTP) and the app from settings."""
+def assemble(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> Chirp:
+    """Build the backends, the supervision tree (without HTTP) and the app from settings.
+    ``now`` is the services' clock (tests pass one they can move)."""
     generated = settings.admin_token is None
     admin_token = (
         secrets.token_urlsafe(32)
@@ -67,19 +84,31 @@ def assemble(settings: Settings) -> Chirp:
         mailbox_size=settings.mailbox_size,
     )
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
-    cache = MemoryFeedCache(nodes=settings.cache_nodes)
+    cache = MemoryFeedCache(
+        nodes=settings.cache_nodes,
+        ttl=CacheTTL(feed=settings.feed_ttl_seconds, tweet=settings.tweet_ttl_seconds),
+    )
     jwt_secret = (
         secrets.token_urlsafe(32)
         if settings.jwt_secret is None
         else settings.jwt_secret.get_secret_value()
     )
-    user_store, tweet_store, graph_store = MemoryUserStore(), MemoryTweetStore(), MemoryGraphStore()
-    users = UserService(
+    stores = Stores(
+        users=MemoryUserStore(),
+        graph=MemoryGraphStore(),
+        tweets=MemoryTweetStore(),
+        engagement=MemoryEngagementStore(),
         activity=MemoryActivityStore(),
+        cache=cache,
+    )
+    user_store, tweet_store, graph_store = stores.users, stores.tweets, stores.graph
+    users = UserService(
+        activity=stores.activity,
         users=user_store,
         graph=graph_store,
         tweets=tweet_store,
         log=log,
+        now=now,
         passwords=Passwords(
             PasswordPolicy(
                 memory_kib=settings.password_memory_kib, time_cost=settings.password_time_cost
@@ -98,20 +127,28 @@ def assemble(settings: Settings) -> Chirp:
     tweets = TweetService(
         tweets=tweet_store,
         users=user_store,
-        engagement=MemoryEngagementStore(),
+        engagement=stores.engagement,
         log=log,
         ids=SnowflakeGenerator(settings.worker_id),
         spam=SpamPolicy(max_links=settings.spam_max_links),
         cache=cache,
+        now=now,
     )
     policy = FanoutPolicy(
-        push_all_below=settings.fanout_push_all_below, pull_above=settings.fanout_pull_above
+        push_all_below=settings.fanout_push_all_below,
+        pull_above=settings.fanout_pull_above,
+        active_window=timedelta(days=settings.fanout_active_days),
     )
     fanout = FanoutService(
         graph=graph_store, tweets=tweet_store, users=users, cache=cache, policy=policy
     )
     feeds = FeedService(
-        cache=cache, graph=graph_store, tweets=tweet_store, tweet_service=tweets, policy=policy
+        cache=cache,
+        graph=graph_store,
+        tweets=tweet_store,
+        tweet_service=tweets,
+        users=users,
+        policy=policy,
     )
     system = ActorSystem(
         SupervisorSpec(
@@ -150,7 +187,7 @@ def assemble(settings: Settings) -> Chirp:
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=settings.trusted_proxies,
     )
-    return Chirp(settings, system, log, services, fanout, app, admin_token, generated)
+    return Chirp(settings, system, log, stores, services, fanout, app, admin_token, generated)
 
 
 @dataclass(frozen=True)

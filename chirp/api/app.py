@@ -56,10 +56,19 @@ def create_app(
             and bearer_token() is not None
         ):
             user_id = await current_user(services.users)
-            await services.users.seen(user_id)  # the fan-out's "active lately"
+            g.active_user = user_id
             user_decision = await services.limits.call_by(user_id)
             if user_decision.remaining < g.rate_limit.remaining:
                 g.rate_limit = user_decision
+
+    @app.after_request
+    async def record_activity(response: Response) -> Response:
+        # The fan-out's "active lately", recorded after the request: a feed read then
+        # still sees whether its reader was away, and regenerates for one who was.
+        user_id = g.get("active_user")
+        if user_id is not None:
+            await services.users.seen(user_id)
+        return response
 
     @app.after_request
     async def rate_limit_headers(response: Response) -> Response:

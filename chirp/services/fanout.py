@@ -102,6 +102,13 @@ class FanoutService:
     async def _on_unfollow(self, event: dict[str, Any]) -> None:
         # The next read regenerates the feed from the follows as they are now.
         await self._cache.drop_feed(event["follower_id"])
+        if event.get("followers_after") == self._policy.pull_above:
+            # This unfollow took a celebrity back to a pushed tier: their tweets from the
+            # pull era are in no feed, and reads stop merging them. Rebuild those feeds.
+            followee = event["followee_id"]
+            await self._cache.drop_celeb(followee)
+            async for page in self._followers(followee):
+                await self._cache.drop_feeds(page)
 
     _handlers = {
         "tweet_created": _on_tweet,

@@ -11,6 +11,7 @@ from storage.protocols import FeedCache, GraphStore, TweetStore
 
 from .fanout import FOLLOW_MERGE
 from .tweets import TweetService, TweetView
+from .users import UserService
 
 FEED_LENGTH = 1000
 
@@ -26,7 +27,11 @@ class FeedService:
     """Reads a home feed as the seed draws it: range the cached feed (regenerating it from
     the tweet store on a miss), merge followed celebrities' recent tweets, sort newest
     first, hydrate in one batch, page. Tweets deleted since, or by someone no longer
-    followed, are filtered out here too, whatever the cache still holds."""
+    followed, are filtered out here too, whatever the cache still holds.
+
+    A reader not active within the fan-out's window (as of before this read) may have
+    been skipped by pushes, so their feed is regenerated rather than read (as Mastodon
+    does for returning users)."""
 
     def __init__(
         self,
@@ -35,8 +40,10 @@ class FeedService:
         graph: GraphStore,
         tweets: TweetStore,
         tweet_service: TweetService,
+        users: UserService,
         policy: FanoutPolicy = FanoutPolicy(),
     ) -> None:
+        self._users = users
         self._cache = cache
         self._graph = graph
         self._tweets = tweets
@@ -51,8 +58,12 @@ class FeedService:
             for f in followees
             if f != user_id and self._policy.tier_for(counts[f][0]) is Tier.PULL
         }
-        cached = await self._cache.feed(user_id, limit=FEED_LENGTH, max_id=max_id)
+        cached = None
+        if await self._users.active_among([user_id], self._policy.active_window):
+            cached = await self._cache.feed(user_id, limit=FEED_LENGTH, max_id=max_id)
+        # else the fan-out may have skipped them while they were away: rebuild.
         regenerated = cached is None
+        await self._users.seen(user_id)  # reading one's feed is activity, however it came
         if cached is None:
             built = await self._regenerate(followees - celebrities)
             await self._cache.store_feed(user_id, built)
@@ -86,8 +97,7 @@ class FeedService:
         for celebrity in celebrities - found.keys():
             recent = await self._tweets.by_user(celebrity, limit=FOLLOW_MERGE)
             found[celebrity] = [t.tweet_id for t in recent]
-            for tweet in recent:
-                await self._cache.celeb_push(celebrity, tweet.tweet_id)
+            await self._cache.store_celeb(celebrity, found[celebrity])
         return found
 
     async def _following(self, user_id: int) -> AsyncIterator[int]:

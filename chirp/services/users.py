@@ -187,7 +187,12 @@ class UserService:
         await self.view(followee_id)
         if await self._graph.unfollow(follower_id, followee_id):
             try:
-                await self._publish("user_unfollowed", follower_id, followee_id)
+                # Counted at once, with no await between: the fan-out learns which
+                # unfollow took a celebrity back under the pull threshold.
+                followers = (await self._graph.counts([followee_id]))[followee_id][0]
+                await self._publish(
+                    "user_unfollowed", follower_id, followee_id, followers_after=followers
+                )
             except Unavailable:
                 await self._graph.follow(follower_id, followee_id, self._now())
                 raise
@@ -212,11 +217,12 @@ class UserService:
         tweet_counts = await self._tweets.tweet_counts(ids)
         return [UserView(u, *graph_counts[u.user_id], tweet_counts[u.user_id]) for u in users]
 
-    async def _publish(self, topic: str, follower_id: int, followee_id: int) -> None:
+    async def _publish(self, topic: str, follower_id: int, followee_id: int, **extra: int) -> None:
         event = {
             "follower_id": follower_id,
             "followee_id": followee_id,
             "at": int(self._now().timestamp() * 1000),
+            **extra,
         }
         try:
             await self._log.publish(topic, follower_id, event)

@@ -16,10 +16,12 @@ from .feedring import FeedRing
 @dataclass(frozen=True)
 class CacheTTL:
     """How long entries live: hydrated tweets 10 minutes; a feed 5 minutes after its last
-    read (the seed's inactive-user TTL; a push does not extend it)."""
+    read (the seed's inactive-user TTL; a push does not extend it); a celebrity's recent
+    tweets 10 minutes after they were loaded, so a push lost to a race heals by then."""
 
     tweet: float = 600.0
     feed: float = 300.0
+    celeb: float = 600.0
     feed_capacity: int = 1000
     celeb_capacity: int = 200
 
@@ -36,7 +38,7 @@ class CacheNode(Actor):
         self._ttl = ttl
         self._clock = clock
         self._feeds: dict[int, tuple[FeedRing, float]] = {}  # user -> (ids, expires at)
-        self._celebs: dict[int, FeedRing] = {}
+        self._celebs: dict[int, tuple[FeedRing, float]] = {}  # author -> (ids, expires at)
         self._tweets: dict[int, tuple[Any, int, float]] = {}  # id -> (tweet, version, expires)
 
     async def receive(self, message: Any) -> Any:
@@ -83,19 +85,38 @@ class CacheNode(Actor):
         self._feeds.pop(user_id, None)
 
     def _celeb_push(self, author_id: int, tweet_id: int) -> None:
-        ring = self._celebs.get(author_id)
-        if ring is None:
-            ring = self._celebs[author_id] = FeedRing(self._ttl.celeb_capacity)
-        ring.add(tweet_id)
+        ring = self._live_celeb(author_id, self._clock())
+        if ring is not None:
+            ring.add(tweet_id)
 
     def _celeb_remove(self, author_id: int, tweet_id: int) -> None:
-        ring = self._celebs.get(author_id)
+        ring = self._live_celeb(author_id, self._clock())
         if ring is not None:
             ring.discard(tweet_id)
 
     def _celeb_recent(self, author_ids: list[int], limit: int) -> dict[int, list[int]]:
-        celebs = self._celebs
-        return {a: celebs[a].newest(limit) for a in author_ids if a in celebs}
+        now, found = self._clock(), {}
+        for author_id in author_ids:
+            ring = self._live_celeb(author_id, now)
+            if ring is not None:
+                found[author_id] = ring.newest(limit)
+        return found
+
+    def _store_celeb(self, author_id: int, tweet_ids: list[int]) -> None:
+        now = self._clock()
+        ring = self._live_celeb(author_id, now)
+        if ring is None:
+            ring = FeedRing(self._ttl.celeb_capacity)
+            self._celebs[author_id] = (ring, now + self._ttl.celeb)
+        for tweet_id in tweet_ids:
+            ring.add(tweet_id)
+
+    def _drop_celeb(self, author_id: int) -> None:
+        self._celebs.pop(author_id, None)
+
+    def _drop_feeds(self, user_ids: list[int]) -> None:
+        for user_id in user_ids:
+            self._feeds.pop(user_id, None)
 
     def _get_tweets(self, tweet_ids: list[int]) -> dict[int, Any]:
         now, found = self._clock(), {}
@@ -127,11 +148,23 @@ class CacheNode(Actor):
         now = self._clock()
         feeds = [u for u, (_, expires) in self._feeds.items() if expires <= now]
         tweets = [t for t, (_, _, expires) in self._tweets.items() if expires <= now]
+        celebs = [a for a, (_, expires) in self._celebs.items() if expires <= now]
         for user_id in feeds:
             del self._feeds[user_id]
         for tweet_id in tweets:
             del self._tweets[tweet_id]
-        return len(feeds) + len(tweets)
+        for author_id in celebs:
+            del self._celebs[author_id]
+        return len(feeds) + len(tweets) + len(celebs)
+
+    def _live_celeb(self, author_id: int, now: float) -> FeedRing | None:
+        held = self._celebs.get(author_id)
+        if held is None:
+            return None
+        if held[1] <= now:
+            del self._celebs[author_id]
+            return None
+        return held[0]
 
     def _live_feed(self, user_id: int, now: float) -> FeedRing | None:
         held = self._feeds.get(user_id)

@@ -88,6 +88,17 @@ class MemoryFeedCache:
     async def drop_feed(self, user_id: int) -> None:
         await self._ask(self._feed_node(user_id), ("drop_feed", user_id))
 
+    async def drop_feeds(self, user_ids: Iterable[int]) -> None:
+        for node, ids in self._by_node(user_ids, self._feed_node).items():
+            for start in range(0, len(ids), BATCH):
+                await self._ask(node, ("drop_feeds", ids[start : start + BATCH]))
+
+    async def store_celeb(self, author_id: int, tweet_ids: Iterable[int]) -> None:
+        await self._ask(self._feed_node(author_id), ("store_celeb", author_id, list(tweet_ids)))
+
+    async def drop_celeb(self, author_id: int) -> None:
+        await self._ask(self._feed_node(author_id), ("drop_celeb", author_id))
+
     async def celeb_push(self, author_id: int, tweet_id: int) -> None:
         await self._ask(self._feed_node(author_id), ("celeb_push", author_id, tweet_id))
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -7,6 +9,7 @@ import trio
 
 from chirp.config import Settings
 from chirp.server import Chirp, assemble
+from chirp.services.users import utc_now
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 SMALL_TOPICS = {
@@ -33,10 +36,13 @@ def fast_settings(**overrides: Any) -> Settings:
     return Settings(**(base | overrides))
 
 
-async def running(nursery: trio.Nursery, **overrides: Any) -> Chirp:
+async def running(
+    nursery: trio.Nursery, *, now: Callable[[], datetime] = utc_now, **overrides: Any
+) -> Chirp:
     """chirp assembled from `fast_settings`, its tree running in ``nursery``; requests go
-    through ``chirp.app.test_client()`` (the real app, without sockets)."""
-    assembled = assemble(fast_settings(**overrides))
+    through ``chirp.app.test_client()`` (the real app, without sockets). ``now`` is the
+    services' clock."""
+    assembled = assemble(fast_settings(**overrides), now=now)
     await nursery.start(assembled.system.run)
     return assembled
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import trio
@@ -148,6 +149,7 @@ async def test_after_a_burst_the_lag_returns_to_zero_and_every_feed_has_every_tw
             if follower != followee and (follower + followee) % 3 == 0:
                 await users.follow(follower, followee)
     for person in people:
+        await users.seen(person)  # as the gateway records any signed-in request
         await chirp.services.feeds.read(person, limit=1, max_id=None)  # cache every feed
     posted: dict[int, list[int]] = {p: [] for p in people}
 
@@ -188,3 +190,46 @@ async def test_feeds_hydrate_through_the_tweet_cache_which_follows_edits_and_del
     assert (await feed(chirp, alice))[0] == ["final"]
     body = await act(chirp, "get", f"/api/v1/tweet/{draft['tweet_id']}", alice)
     assert body["content"] == "final"
+
+
+async def test_a_celebrity_back_under_the_threshold_keeps_their_pull_era_tweets(
+    nursery: trio.Nursery,
+) -> None:
+    chirp = await running(nursery, fanout_push_all_below=2, fanout_pull_above=2)
+    star_id, star = await sign_up(chirp, "star")
+    fans = [(await sign_up(chirp, f"fan{n}"))[1] for n in range(3)]
+    for headers in fans:
+        await act(chirp, "post", f"/api/v1/users/{star_id}/follow", headers)
+        await feed(chirp, headers)
+    await act(chirp, "post", "/api/v1/tweet", star, content="pulled")
+    await settle(chirp)
+    assert chirp.fanout.writes == {Tier.PULL: 1}
+    await act(chirp, "delete", f"/api/v1/users/{star_id}/follow", fans[2])
+    await settle(chirp)  # 2 followers: pushed to again, and merged no more
+    for headers in fans[:2]:
+        assert await feed(chirp, headers) == (["pulled"], "regenerated")
+    await act(chirp, "post", "/api/v1/tweet", star, content="pushed")
+    await settle(chirp)
+    assert await feed(chirp, fans[1]) == (["pushed", "pulled"], "cache")
+
+
+async def test_a_follower_back_after_a_week_away_gets_what_the_middle_tier_skipped(
+    nursery: trio.Nursery,
+) -> None:
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    chirp = await running(
+        nursery, now=lambda: clock[0], fanout_push_all_below=1, fanout_pull_above=10
+    )
+    author_id, author = await sign_up(chirp, "author")
+    _, away = await sign_up(chirp, "away")
+    _, here = await sign_up(chirp, "here")
+    for headers in (away, here):
+        await act(chirp, "post", f"/api/v1/users/{author_id}/follow", headers)
+    clock[0] += timedelta(days=8)
+    await feed(chirp, here)
+    chirp.fanout.writes.clear()
+    await act(chirp, "post", "/api/v1/tweet", author, content="while you were away")
+    await settle(chirp)
+    assert chirp.fanout.writes == {Tier.PUSH_ACTIVE: 2}, "the author and the one still here"
+    assert await feed(chirp, here) == (["while you were away"], "cache")
+    assert await feed(chirp, away) == (["while you were away"], "regenerated")
