@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import actors, write
+from bench import actors, feed, write
 
 
 def main() -> None:
@@ -21,11 +21,35 @@ def main() -> None:
     )
     writes.add_argument("--tweets", type=int, default=20_000, help="per run")
     writes.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    feeds = scenarios.add_parser(
+        "feed", help="home feeds: hybrid vs pure push vs pure pull, against a bare loop"
+    )
+    feeds.add_argument(
+        "--graph", action="append", choices=["reed98", "power-law"], help="default: both"
+    )
+    feeds.add_argument("--mode", action="append", choices=list(feed.MODES), help="default: all")
+    feeds.add_argument("--users", type=int, default=120_000, help="power-law graph size")
+    feeds.add_argument("--tweets", type=int, default=20_000)
+    feeds.add_argument("--reads", type=int, default=20_000)
+    feeds.add_argument("--writers", type=int, default=64)
+    feeds.add_argument("--active", type=float, default=0.5, help="share of users active")
+    feeds.add_argument("--cache-nodes", type=int, default=3)
     args = top.parse_args()
     if args.scenario == "actors":
         actors.main(args.messages, args.events, args.repeat)
     elif args.scenario == "write":
         write.main(args.tweets, args.repeat)
+    elif args.scenario == "feed":
+        feed.main(
+            graphs=args.graph or ["reed98", "power-law"],
+            modes=args.mode or list(feed.MODES),
+            users=args.users,
+            tweets=args.tweets,
+            reads=args.reads,
+            writers=args.writers,
+            active_share=args.active,
+            cache_nodes=args.cache_nodes,
+        )
 
 
 if __name__ == "__main__":

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     #: ``fanout_pull_above``, to nobody above (merged at read time).
     fanout_push_all_below: PositiveInt = 1_000
     fanout_pull_above: PositiveInt = 100_000
+    #: ``hybrid`` (the seed's tiers, above), or everyone pushed to, or everyone pulled:
+    #: the two classic designs, for comparing feed architectures on the same server.
+    fanout_mode: Literal["hybrid", "push", "pull"] = "hybrid"
     #: "Active lately" for the middle tier: an authenticated request within this many days.
     fanout_active_days: PositiveFloat = 7.0
     #: Cache lifetimes: a feed this long after its last read, a hydrated tweet this long.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,10 +23,23 @@ class FanoutPolicy:
     pull_above: int = 100_000
     active_window: timedelta = timedelta(days=7)
     batch_size: int = 100  # feed writes per cache-node batch
+    #: Keep pulled authors' recent tweets in the cache (``celeb:{id}``), as the seed does
+    #: for its celebrities; pure pull reads the tweet store instead, as that design does.
+    cache_pulled: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 < self.push_all_below <= self.pull_above:
-            raise ValueError("fan-out thresholds need 0 < push_all_below <= pull_above")
+        if not 0 <= self.push_all_below <= self.pull_above + 1:
+            raise ValueError("fan-out thresholds need 0 <= push_all_below <= pull_above + 1")
+
+    @classmethod
+    def pure_push(cls, active_window: timedelta = timedelta(days=7)) -> FanoutPolicy:
+        """Fan-out on write for everyone, celebrities included (the baseline to beat)."""
+        return cls(sys.maxsize, sys.maxsize, active_window)
+
+    @classmethod
+    def pure_pull(cls, active_window: timedelta = timedelta(days=7)) -> FanoutPolicy:
+        """Fan-out on read for everyone: every author is merged at read time."""
+        return cls(0, -1, active_window, cache_pulled=False)
 
     def tier_for(self, follower_count: int) -> Tier:
         if follower_count < self.push_all_below:

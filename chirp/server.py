@@ -65,11 +65,21 @@ class Chirp:
     app: QuartTrio
     admin_token: str = field(repr=False)
     admin_token_generated: bool = False
+    deferred: tuple[SupervisorSpec, ...] = ()  # consumer groups not started yet
+
+    async def start_consumers(self) -> None:
+        """Start the consumer groups held back by ``assemble(consumers=False)``: they
+        begin at the log's committed offsets, so everything published meanwhile waits."""
+        for spec in self.deferred:
+            await self.system.spawn(spec, parent="root")
 
 
-def assemble(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> Chirp:
+def assemble(
+    settings: Settings, *, now: Callable[[], datetime] = utc_now, consumers: bool = True
+) -> Chirp:
     """Build the backends, the supervision tree (without HTTP) and the app from settings.
-    ``now`` is the services' clock (tests pass one they can move)."""
+    ``now`` is the services' clock (tests pass one they can move). Without ``consumers``
+    the consumer groups wait for `Chirp.start_consumers` (loading a backlog first)."""
     generated = settings.admin_token is None
     admin_token = (
         secrets.token_urlsafe(32)
@@ -134,11 +144,16 @@ def assemble(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> Ch
         cache=cache,
         now=now,
     )
-    policy = FanoutPolicy(
-        push_all_below=settings.fanout_push_all_below,
-        pull_above=settings.fanout_pull_above,
-        active_window=timedelta(days=settings.fanout_active_days),
-    )
+    active_window = timedelta(days=settings.fanout_active_days)
+    policy = {
+        "hybrid": lambda: FanoutPolicy(
+            push_all_below=settings.fanout_push_all_below,
+            pull_above=settings.fanout_pull_above,
+            active_window=active_window,
+        ),
+        "push": lambda: FanoutPolicy.pure_push(active_window=active_window),
+        "pull": lambda: FanoutPolicy.pure_pull(active_window=active_window),
+    }[settings.fanout_mode]()
     fanout = FanoutService(
         graph=graph_store, tweets=tweet_store, users=users, cache=cache, policy=policy
     )
@@ -150,13 +165,14 @@ def assemble(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> Ch
         users=users,
         policy=policy,
     )
+    groups = (fanout_workers(log, fanout, shards=settings.fanout_shards, **intensity),)
     system = ActorSystem(
         SupervisorSpec(
             "root",
             [
                 log.supervisor_spec(**intensity),
                 cache.supervisor_spec(**intensity),
-                fanout_workers(log, fanout, shards=settings.fanout_shards, **intensity),
+                *(groups if consumers else ()),
             ],
             **intensity,
         )
@@ -187,7 +203,18 @@ def assemble(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> Ch
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=settings.trusted_proxies,
     )
-    return Chirp(settings, system, log, stores, services, fanout, app, admin_token, generated)
+    return Chirp(
+        settings,
+        system,
+        log,
+        stores,
+        services,
+        fanout,
+        app,
+        admin_token,
+        generated,
+        deferred=() if consumers else groups,
+    )
 
 
 @dataclass(frozen=True)

@@ -314,15 +314,19 @@ class FeedCache(Protocol):
 
     async def drop_celeb(self, author_id: int) -> None: ...
 
-    async def celeb_push(self, author_id: int, tweet_id: int) -> None:
-        """Add to the celebrity's cached recent tweets if they are cached (``LPUSHX``):
-        a list is only ever loaded whole, from the tweet store, by `store_celeb`."""
+    async def celeb_push(self, entries: Iterable[tuple[int, int]]) -> None:
+        """Add (author_id, tweet_id) entries to the celebrities' cached recent tweets,
+        where cached (``LPUSHX``): a list is only ever loaded whole, from the tweet store,
+        by `store_celeb`."""
         ...
 
     async def celeb_remove(self, author_id: int, tweet_id: int) -> None: ...
 
-    async def celeb_recent(self, author_ids: Iterable[int], *, limit: int) -> dict[int, list[int]]:
-        """Per author, their newest cached tweet ids (an author not cached: absent)."""
+    async def celeb_recent(
+        self, author_ids: Iterable[int], *, limit: int, max_id: int | None = None
+    ) -> dict[int, list[int]]:
+        """Per author, their newest cached tweet ids, none above ``max_id`` (an author not
+        cached: absent)."""
         ...
 
     async def get_tweets(self, tweet_ids: Iterable[int]) -> dict[int, Any]:

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import trio
@@ -234,9 +235,9 @@ class Feeds(RuleBasedStateMachine):
     # Reads
 
     @precondition(lambda self: self.users)
-    @rule(a=st.integers(0, MAX_USERS - 1))
-    def read_a_feed(self, a: int) -> None:
-        self.check_feed(self.user(a))
+    @rule(a=st.integers(0, MAX_USERS - 1), page_size=st.sampled_from([1, 4, 25]))
+    def read_a_feed(self, a: int, page_size: int) -> None:
+        self.check_feed(self.user(a), page_size)
 
     @invariant()
     def consumers_keep_up(self) -> None:
@@ -249,14 +250,23 @@ class Feeds(RuleBasedStateMachine):
 
     # Helpers
 
-    def check_feed(self, user: int) -> None:
+    def check_feed(self, user: int, page_size: int = 4) -> None:
+        """The whole feed, page by page (small pages: the read path's windows and cursors
+        are crossed many times)."""
         self.settle()
-        page = self.loop.run(
-            lambda: self.chirp.services.feeds.read(user, limit=FEED_LENGTH, max_id=None)
-        )
-        shown = [view.tweet.tweet_id for view in page.tweets]
-        assert shown == self.model.feed(user), f"feed of {user} (regenerated={page.regenerated})"
-        for view in page.tweets:
+        views, cursor, regenerated = [], None, []
+        while True:
+            page = self.loop.run(
+                partial(self.chirp.services.feeds.read, user, limit=page_size, max_id=cursor)
+            )
+            views.extend(page.tweets)
+            regenerated.append(page.regenerated)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        shown = [view.tweet.tweet_id for view in views]
+        assert shown == self.model.feed(user), f"feed of {user} (regenerated: {regenerated})"
+        for view in views:
             original = self.model.original(view.tweet.tweet_id)
             likes = len(self.model.likes.get(original, ()))
             assert (view.retweet_of or view).like_count == likes

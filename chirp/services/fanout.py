@@ -22,6 +22,8 @@ FANOUT_TOPICS = (
     "user_unfollowed",
 )
 FOLLOW_MERGE = 200  # a new followee's recent tweets merged into the follower's feed
+SPREAD_TOPICS = frozenset({"tweet_created", "retweet_created"})
+FLUSH_AT = 10_000  # feed entries held before they go to the cache nodes
 
 
 class FanoutService:
@@ -45,28 +47,44 @@ class FanoutService:
         self.writes: Counter[Tier] = Counter()  # feed entries written, per tier
 
     async def apply(self, records: Sequence[Record]) -> None:
-        """The consumer group's handler: each record by its topic, in order."""
+        """The consumer group's handler: each record by its topic, in order. A run of new
+        tweets is spread as one: its feed writes go out together, in full batches."""
+        spreading: list[tuple[int, int]] = []
         for record in records:
+            if record.topic in SPREAD_TOPICS:
+                spreading.append((record.value["user_id"], record.value["tweet_id"]))
+                continue
+            if spreading:
+                await self.spread(spreading)
+                spreading = []
             await self._handlers[record.topic](self, record.value)
+        if spreading:
+            await self.spread(spreading)
 
-    async def spread(self, author_id: int, tweet_id: int) -> None:
-        """Push ``tweet_id`` to the author's feed and, by tier, to their followers'."""
-        followers = (await self._graph.counts([author_id]))[author_id][0]
-        tier = self._policy.tier_for(followers)
-        entries = [(author_id, tweet_id)]
-        if tier is Tier.PULL:
-            await self._cache.celeb_push(author_id, tweet_id)
-        else:
+    async def spread(self, tweets: Sequence[tuple[int, int]]) -> None:
+        """Push each (author, tweet) to the author's feed and, by the author's tier, to
+        their followers' feeds."""
+        counts = await self._graph.counts({author for author, _ in tweets})
+        entries: list[tuple[int, int]] = []
+        pulled: list[tuple[int, int]] = []
+        for author_id, tweet_id in tweets:
+            tier = self._policy.tier_for(counts[author_id][0])
+            entries.append((author_id, tweet_id))
+            self.writes[tier] += 1
+            if tier is Tier.PULL:
+                pulled.append((author_id, tweet_id))
+                continue
             async for page in self._followers(author_id):
                 if tier is Tier.PUSH_ACTIVE:
                     active = await self._users.active_among(page, self._policy.active_window)
                     page = [f for f in page if f in active]
-                entries.extend((follower, tweet_id) for follower in page)
-                if len(entries) >= 10 * self._policy.batch_size:
-                    self.writes[tier] += len(entries)
+                entries.extend([(follower, tweet_id) for follower in page])
+                self.writes[tier] += len(page)
+                if len(entries) >= FLUSH_AT:
                     await self._cache.push(entries)
                     entries = []
-        self.writes[tier] += len(entries)
+        if self._policy.cache_pulled:
+            await self._cache.celeb_push(pulled)
         await self._cache.push(entries)
 
     async def withdraw(self, author_id: int, tweet_id: int) -> None:
@@ -77,9 +95,6 @@ class FanoutService:
         async for page in self._followers(author_id):
             entries.extend((follower, tweet_id) for follower in page)
         await self._cache.remove(entries)
-
-    async def _on_tweet(self, event: dict[str, Any]) -> None:
-        await self.spread(event["user_id"], event["tweet_id"])
 
     async def _on_delete(self, event: dict[str, Any]) -> None:
         await self.withdraw(event["user_id"], event["tweet_id"])
@@ -111,8 +126,6 @@ class FanoutService:
                 await self._cache.drop_feeds(page)
 
     _handlers = {
-        "tweet_created": _on_tweet,
-        "retweet_created": _on_tweet,
         "tweet_deleted": _on_delete,
         "tweet_edited": _on_edit,
         "user_followed": _on_follow,

@@ -14,6 +14,7 @@ from .tweets import TweetService, TweetView
 from .users import UserService
 
 FEED_LENGTH = 1000
+MIN_WINDOW = 20  # ids taken from each source at a time: a page, plus room for what is dropped
 
 
 @dataclass(frozen=True)
@@ -53,36 +54,48 @@ class FeedService:
     async def read(self, user_id: int, *, limit: int, max_id: int | None) -> FeedPage:
         followees = {user_id, *[f async for f in self._following(user_id)]}
         counts = await self._graph.counts(followees)
-        celebrities = {
+        pulled = {
             f
             for f in followees
             if f != user_id and self._policy.tier_for(counts[f][0]) is Tier.PULL
         }
-        cached = None
+        window = max(2 * limit, MIN_WINDOW)
+        first = None
         if await self._users.active_among([user_id], self._policy.active_window):
-            cached = await self._cache.feed(user_id, limit=FEED_LENGTH, max_id=max_id)
+            first = await self._cache.feed(user_id, limit=window, max_id=max_id)
         # else the fan-out may have skipped them while they were away: rebuild.
-        regenerated = cached is None
+        regenerated = first is None
         await self._users.seen(user_id)  # reading one's feed is activity, however it came
-        if cached is None:
-            built = await self._regenerate(followees - celebrities)
+        built: list[int] | None = None
+        if regenerated:
+            built = await self._regenerate(followees - pulled)
             await self._cache.store_feed(user_id, built)
-            cached = [i for i in built if max_id is None or i <= max_id]
-        ids = set(cached)
-        for recent in (await self._celebrity_tweets(celebrities)).values():
-            ids.update(i for i in recent if max_id is None or i <= max_id)
-        newest = sorted(ids, reverse=True)
+
+        # Window by window, newest first: each source's newest `window` ids under the
+        # cursor, merged; hydrated; what is deleted or no longer followed dropped.
         shown: list[TweetView] = []
-        for start in range(0, len(newest), 2 * limit):
-            chunk = newest[start : start + 2 * limit]
-            views = await self._tweet_service.views(chunk, viewer=user_id)
-            shown.extend(v for v in views if v.tweet.user_id in followees)
-            if len(shown) > limit:
+        cursor = max_id
+        while len(shown) <= limit:
+            if built is not None:
+                pushed = [i for i in built if cursor is None or i <= cursor][:window]
+            elif first is not None:
+                pushed, first = first, None
+            else:
+                pushed = await self._cache.feed(user_id, limit=window, max_id=cursor) or []
+            lists = [pushed, *await self._pulled(pulled, window, cursor)]
+            merged = sorted({i for ids in lists for i in ids}, reverse=True)
+            candidates = merged[:window]
+            if not candidates:
                 break
+            views = await self._tweet_service.views(candidates, viewer=user_id)
+            shown.extend(v for v in views if v.tweet.user_id in followees)
+            if len(merged) <= window and all(len(ids) < window for ids in lists):
+                break  # every source is exhausted
+            cursor = candidates[-1] - 1
         more = len(shown) > limit
         shown = shown[:limit]
-        cursor = shown[-1].tweet.tweet_id - 1 if more and shown else None
-        return FeedPage(shown, cursor, regenerated)
+        next_cursor = shown[-1].tweet.tweet_id - 1 if more and shown else None
+        return FeedPage(shown, next_cursor, regenerated)
 
     async def _regenerate(self, authors: set[int]) -> list[int]:
         """The newest `FEED_LENGTH` tweets of ``authors``, newest first."""
@@ -92,13 +105,23 @@ class FeedService:
         merged = heapq.merge(*timelines, reverse=True)
         return [i for _, i in zip(range(FEED_LENGTH), merged, strict=False)]
 
-    async def _celebrity_tweets(self, celebrities: set[int]) -> dict[int, list[int]]:
-        found = await self._cache.celeb_recent(celebrities, limit=FOLLOW_MERGE)
-        for celebrity in celebrities - found.keys():
-            recent = await self._tweets.by_user(celebrity, limit=FOLLOW_MERGE)
-            found[celebrity] = [t.tweet_id for t in recent]
-            await self._cache.store_celeb(celebrity, found[celebrity])
-        return found
+    async def _pulled(self, authors: set[int], window: int, cursor: int | None) -> list[list[int]]:
+        """Per pulled author, their newest `window` tweet ids under ``cursor``: from their
+        cached recent tweets (``celeb:{id}``, loaded from the store on a miss), or, when
+        the policy caches none (pure pull), from the tweet store itself."""
+        if not authors:
+            return []
+        if not self._policy.cache_pulled:
+            return [
+                [t.tweet_id for t in await self._tweets.by_user(a, limit=window, max_id=cursor)]
+                for a in authors
+            ]
+        found = await self._cache.celeb_recent(authors, limit=window, max_id=cursor)
+        for author in authors - found.keys():
+            recent = [t.tweet_id for t in await self._tweets.by_user(author, limit=FOLLOW_MERGE)]
+            await self._cache.store_celeb(author, recent)
+            found[author] = [i for i in recent if cursor is None or i <= cursor][:window]
+        return list(found.values())
 
     async def _following(self, user_id: int) -> AsyncIterator[int]:
         cursor = None

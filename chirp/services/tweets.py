@@ -111,7 +111,12 @@ class TweetService:
         await self._announce(
             "tweet_created", tweet, undo=lambda: self._tweets.delete(tweet.tweet_id)
         )
-        return await self.view(tweet.tweet_id, viewer=user_id)
+        # Written through: a new tweet is about to be read from every feed it reaches.
+        await self.cached.refresh(tweet)
+        author = await self._users.get(user_id)
+        if author is None:
+            raise NotFound(f"there is no user {user_id}")
+        return TweetView(tweet, author, 0, 0, 0, False, False)
 
     async def view(self, tweet_id: int, *, viewer: int | None) -> TweetView:
         views = await self.views([tweet_id], viewer=viewer)

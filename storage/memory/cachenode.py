@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,18 @@ class CacheNode(Actor):
             "celebrities": len(self._celebs),
         }
 
+    def _memory(self) -> dict[str, int]:
+        """What the feeds hold and take: entries, and bytes for the rings and for what
+        indexes them (the dict, and per feed its key, expiry and pair)."""
+        rings = [ring for ring, _ in self._feeds.values()]
+        per_feed = sys.getsizeof((0, 0.0)) + sys.getsizeof(2**40) + sys.getsizeof(0.0)
+        taken = sum(ring.footprint for ring in rings) + len(rings) * per_feed
+        return {
+            "feeds": len(rings),
+            "feed_entries": sum(len(ring) for ring in rings),
+            "feed_bytes": taken + sys.getsizeof(self._feeds),
+        }
+
     def _push(self, entries: list[tuple[int, int]]) -> int:
         added, now = 0, self._clock()
         for user_id, tweet_id in entries:
@@ -84,22 +97,26 @@ class CacheNode(Actor):
     def _drop_feed(self, user_id: int) -> None:
         self._feeds.pop(user_id, None)
 
-    def _celeb_push(self, author_id: int, tweet_id: int) -> None:
-        ring = self._live_celeb(author_id, self._clock())
-        if ring is not None:
-            ring.add(tweet_id)
+    def _celeb_push(self, entries: list[tuple[int, int]]) -> None:
+        now = self._clock()
+        for author_id, tweet_id in entries:
+            ring = self._live_celeb(author_id, now)
+            if ring is not None:
+                ring.add(tweet_id)
 
     def _celeb_remove(self, author_id: int, tweet_id: int) -> None:
         ring = self._live_celeb(author_id, self._clock())
         if ring is not None:
             ring.discard(tweet_id)
 
-    def _celeb_recent(self, author_ids: list[int], limit: int) -> dict[int, list[int]]:
+    def _celeb_recent(
+        self, author_ids: list[int], limit: int, max_id: int | None = None
+    ) -> dict[int, list[int]]:
         now, found = self._clock(), {}
         for author_id in author_ids:
             ring = self._live_celeb(author_id, now)
             if ring is not None:
-                found[author_id] = ring.newest(limit)
+                found[author_id] = ring.newest(limit, max_id)
         return found
 
     def _store_celeb(self, author_id: int, tweet_ids: list[int]) -> None:

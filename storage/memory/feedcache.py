@@ -20,6 +20,7 @@ from .cachenode import CacheNode, CacheTTL
 from .ticker import Ticker
 
 BATCH = 100  # entries per request to one node (the seed's pipelined batches of 100)
+NODE_MEMO = 1 << 20  # users whose node is remembered
 
 
 class MemoryFeedCache:
@@ -49,6 +50,7 @@ class MemoryFeedCache:
         self._timeout = timeout
         self._refs: list[ActorRef] = []
         self.requests = 0  # asks sent to nodes: what the batching saves shows here
+        self._feed_nodes: dict[int, int] = {}  # user -> node: a CRC16 per entry is costly
 
     def node_name(self, index: int) -> str:
         return f"{self._name}.node{index}"
@@ -99,16 +101,18 @@ class MemoryFeedCache:
     async def drop_celeb(self, author_id: int) -> None:
         await self._ask(self._feed_node(author_id), ("drop_celeb", author_id))
 
-    async def celeb_push(self, author_id: int, tweet_id: int) -> None:
-        await self._ask(self._feed_node(author_id), ("celeb_push", author_id, tweet_id))
+    async def celeb_push(self, entries: Iterable[tuple[int, int]]) -> None:
+        await self._batched("celeb_push", entries, default=None)
 
     async def celeb_remove(self, author_id: int, tweet_id: int) -> None:
         await self._ask(self._feed_node(author_id), ("celeb_remove", author_id, tweet_id))
 
-    async def celeb_recent(self, author_ids: Iterable[int], *, limit: int) -> dict[int, list[int]]:
+    async def celeb_recent(
+        self, author_ids: Iterable[int], *, limit: int, max_id: int | None = None
+    ) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
         for node, ids in self._by_node(author_ids, self._feed_node).items():
-            found.update(await self._ask(node, ("celeb_recent", ids, limit)) or {})
+            found.update(await self._ask(node, ("celeb_recent", ids, limit, max_id)) or {})
         return found
 
     async def get_tweets(self, tweet_ids: Iterable[int]) -> dict[int, Any]:
@@ -131,7 +135,12 @@ class MemoryFeedCache:
             await self._ask(node, ("forget_tweets", ids))
 
     def _feed_node(self, user_id: int) -> int:
-        return self.node_for(f"feed:{{{user_id}}}")
+        node = self._feed_nodes.get(user_id)
+        if node is None:
+            if len(self._feed_nodes) >= NODE_MEMO:
+                self._feed_nodes.clear()
+            node = self._feed_nodes[user_id] = self.node_for(f"feed:{{{user_id}}}")
+        return node
 
     def _tweet_node(self, tweet_id: int) -> int:
         return self.node_for(f"tweet:{{{tweet_id}}}")
@@ -147,8 +156,9 @@ class MemoryFeedCache:
         self, operation: str, entries: Iterable[tuple[int, int]], *, default: Any
     ) -> list[Any]:
         grouped: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+        feed_node = self._feed_node
         for entry in entries:
-            grouped[self._feed_node(entry[0])].append(entry)
+            grouped[feed_node(entry[0])].append(entry)
         answers = []
         for node, chunk_source in grouped.items():
             for start in range(0, len(chunk_source), BATCH):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
@@ -57,6 +58,11 @@ class FeedRing:
         ids = self._ids
         end = len(ids) if max_id is None else bisect_right(ids, max_id)
         return ids[max(end - limit, 0) : end].tolist()[::-1]
+
+    @property
+    def footprint(self) -> int:
+        """Bytes this ring takes in memory: the object and its array, spare room included."""
+        return sys.getsizeof(self) + sys.getsizeof(self._ids)
 
     @property
     def nbytes(self) -> int:

@@ -49,10 +49,9 @@ async def test_a_feed_keeps_its_newest_thousand(feed_cache: FeedCache) -> None:
 
 
 async def test_celebrities_and_tweets(feed_cache: FeedCache) -> None:
-    await feed_cache.celeb_push(42, 1)  # not cached: nothing to add to
+    await feed_cache.celeb_push([(42, 1)])  # not cached: nothing to add to
     await feed_cache.store_celeb(42, [5])
-    for tweet_id in (9, 7):
-        await feed_cache.celeb_push(42, tweet_id)
+    await feed_cache.celeb_push([(42, 9), (42, 7)])
     await feed_cache.celeb_remove(42, 9)
     assert await feed_cache.celeb_recent([42, 43], limit=5) == {42: [7, 5]}
     await feed_cache.put_tweets({1: (1, "one"), 2: (1, {"two": 2})})

@@ -310,3 +310,28 @@ async def test_activity_answers_who_was_seen_since_a_moment(activity: ActivitySt
     assert await activity.active_since([1, 2, 3], since=2 * day) == {1, 2}
     await activity.touch(2, 11 * day)
     assert await activity.active_since([1, 2, 3], since=10.5 * day) == {2}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=30),
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=30),
+)
+def test_a_bulk_load_is_the_same_as_following_one_by_one(
+    before: list[tuple[int, int]], bulk: list[tuple[int, int]]
+) -> None:
+    async def run() -> None:
+        loaded, followed = MemoryGraphStore(), MemoryGraphStore()
+        for a, b in before:
+            await loaded.follow(a, b, NOW)
+            await followed.follow(a, b, NOW)
+        assert loaded.load(bulk) == len(set(bulk) - set(before))
+        for a, b in bulk:
+            await followed.follow(a, b, NOW)
+        for u in range(5):
+            for side in ("followers", "following"):
+                got = await getattr(loaded, side)(u, limit=100)
+                want = await getattr(followed, side)(u, limit=100)
+                assert got.items == want.items, (side, u)
+
+    trio.run(run)
