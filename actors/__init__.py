@@ -7,6 +7,7 @@ It knows nothing of chirp and could ship as a library of its own.
 from ._actor import Actor as Actor
 from ._actor import ActorRef as ActorRef
 from ._actor import Ask as Ask
+from ._actor import ask_all as ask_all
 from ._errors import ActorCrashed as ActorCrashed
 from ._errors import ActorError as ActorError
 from ._errors import ActorKilled as ActorKilled

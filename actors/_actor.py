@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ._errors import ActorCrashed, ActorUnavailable, AskTimeout
+from ._errors import ActorCrashed, ActorUnavailable, AskFailed, AskTimeout
 
 if TYPE_CHECKING:
     from ._cell import ActorCell
@@ -182,10 +183,17 @@ class ActorRef:
         `ActorUnavailable` when it is (or becomes) stopped for good. Cancelling the caller
         withdraws the request too.
         """
+        message, deadline = await self._send(request, timeout)
+        try:
+            await message.wait()
+        finally:
+            self._settle(message, deadline)
+        return self._outcome(message, timeout)
+
+    async def _send(self, request: Any, timeout: float | None) -> tuple[Ask, float]:
         cell = self._cell
         message = Ask(request)
         deadline = math.inf if timeout is None else trio.current_time() + timeout
-        deadlines = cell.deadlines
         try:
             try:
                 cell.mailbox_send.send_nowait(message)
@@ -195,21 +203,62 @@ class ActorRef:
                     await cell.mailbox_send.send(message)
                 if waiting_for_room.cancelled_caught:
                     raise AskTimeout(f"{cell.name}'s mailbox stayed full for {timeout} s") from None
-            deadlines.add(message, deadline)
-            await message.wait()
         except trio.ClosedResourceError:
             raise ActorUnavailable(f"{cell.name} is stopped") from None
-        finally:
-            if deadline == math.inf:
-                deadlines.discard(message)
-            if not message.finished:
-                message.withdrawn = True
-                message.finished = True
+        cell.deadlines.add(message, deadline)
+        return message, deadline
+
+    def _settle(self, message: Ask, deadline: float) -> None:
+        if deadline == math.inf:
+            self._cell.deadlines.discard(message)
+        if not message.finished:
+            message.withdrawn = True
+            message.finished = True
+
+    def _outcome(self, message: Ask, timeout: float | None) -> Any:
         if message._error is not None:
             if isinstance(message._error, AskTimeout):
-                raise AskTimeout(f"{cell.name} did not answer within {timeout} s")
+                raise AskTimeout(f"{self._cell.name} did not answer within {timeout} s")
             raise message._error
         return message._reply
 
     def __repr__(self) -> str:
         return f"<ActorRef {self._cell.name}>"
+
+
+async def ask_all(
+    requests: Sequence[tuple[ActorRef, Any]], *, timeout: float | None = 5.0
+) -> list[Any]:
+    """Ask several actors at once and wait for every answer: the scatter-gather a client
+    does to the nodes of a cluster. All requests go out before the first wait, so actors
+    answer side by side in one pass of the scheduler instead of one after another.
+
+    Returns, in order, each reply or the `AskFailed` that took its place (as ``ask``
+    would have raised it); other errors propagate.
+    """
+    sent: list[tuple[ActorRef, Ask | AskFailed, float]] = []
+    try:
+        for ref, request in requests:
+            try:
+                message, deadline = await ref._send(request, timeout)
+            except AskFailed as exc:
+                sent.append((ref, exc, math.inf))
+            else:
+                sent.append((ref, message, deadline))
+        for _, message, _ in sent:
+            if isinstance(message, Ask) and not message.finished:
+                await message.wait()
+    finally:
+        for ref, message, deadline in sent:
+            if isinstance(message, Ask):
+                ref._settle(message, deadline)
+    answers: list[Any] = []
+    for ref, message, _ in sent:
+        if isinstance(message, AskFailed):
+            answers.append(message)
+            continue
+        try:
+            answers.append(ref._outcome(message, timeout))
+        except AskFailed as exc:
+            answers.append(exc)
+    return answers

@@ -87,8 +87,16 @@ class FeedService:
             candidates = merged[:window]
             if not candidates:
                 break
-            views = await self._tweet_service.views(candidates, viewer=user_id)
-            shown.extend(v for v in views if v.tweet.user_id in followees)
+            # Hydrated as needed: most candidates survive, so most reads hydrate just the
+            # page and the one past it that tells whether there is more.
+            taken = 0
+            while taken < len(candidates) and len(shown) <= limit:
+                chunk = candidates[taken : taken + limit + 1 - len(shown)]
+                taken += len(chunk)
+                views = await self._tweet_service.views(chunk, viewer=user_id)
+                shown.extend(v for v in views if v.tweet.user_id in followees)
+            if len(shown) > limit:
+                break
             if len(merged) <= window and all(len(ids) < window for ids in lists):
                 break  # every source is exhausted
             cursor = candidates[-1] - 1

@@ -13,6 +13,7 @@ from actors import (
     ActorSystem,
     AskFailed,
     SupervisorSpec,
+    ask_all,
 )
 from storage.slots import key_slot, node_of
 
@@ -91,9 +92,7 @@ class MemoryFeedCache:
         await self._ask(self._feed_node(user_id), ("drop_feed", user_id))
 
     async def drop_feeds(self, user_ids: Iterable[int]) -> None:
-        for node, ids in self._by_node(user_ids, self._feed_node).items():
-            for start in range(0, len(ids), BATCH):
-                await self._ask(node, ("drop_feeds", ids[start : start + BATCH]))
+        await self._ask_many(self._chunks("drop_feeds", user_ids, self._feed_node))
 
     async def store_celeb(self, author_id: int, tweet_ids: Iterable[int]) -> None:
         await self._ask(self._feed_node(author_id), ("store_celeb", author_id, list(tweet_ids)))
@@ -111,28 +110,29 @@ class MemoryFeedCache:
         self, author_ids: Iterable[int], *, limit: int, max_id: int | None = None
     ) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
-        for node, ids in self._by_node(author_ids, self._feed_node).items():
-            found.update(await self._ask(node, ("celeb_recent", ids, limit, max_id)) or {})
+        requests = [
+            (node, ("celeb_recent", ids, limit, max_id))
+            for node, ids in self._by_node(author_ids, self._feed_node).items()
+        ]
+        for answer in await self._ask_many(requests):
+            found.update(answer or {})
         return found
 
     async def get_tweets(self, tweet_ids: Iterable[int]) -> dict[int, Any]:
         found: dict[int, Any] = {}
-        for node, ids in self._by_node(tweet_ids, self._tweet_node).items():
-            for start in range(0, len(ids), BATCH):
-                found.update(
-                    await self._ask(node, ("get_tweets", ids[start : start + BATCH])) or {}
-                )
+        for answer in await self._ask_many(self._chunks("get_tweets", tweet_ids, self._tweet_node)):
+            found.update(answer or {})
         return found
 
     async def put_tweets(self, tweets: Mapping[int, tuple[int, Any]]) -> None:
-        for node, ids in self._by_node(tweets, self._tweet_node).items():
-            for start in range(0, len(ids), BATCH):
-                chunk = {i: tweets[i] for i in ids[start : start + BATCH]}
-                await self._ask(node, ("put_tweets", chunk))
+        requests = [
+            (node, ("put_tweets", {i: tweets[i] for i in ids}))
+            for node, (_, ids) in self._chunks("put_tweets", tweets, self._tweet_node)
+        ]
+        await self._ask_many(requests)
 
     async def forget_tweets(self, tweet_ids: Iterable[int]) -> None:
-        for node, ids in self._by_node(tweet_ids, self._tweet_node).items():
-            await self._ask(node, ("forget_tweets", ids))
+        await self._ask_many(self._chunks("forget_tweets", tweet_ids, self._tweet_node))
 
     def _feed_node(self, user_id: int) -> int:
         node = self._feed_nodes.get(user_id)
@@ -144,6 +144,16 @@ class MemoryFeedCache:
 
     def _tweet_node(self, tweet_id: int) -> int:
         return self.node_for(f"tweet:{{{tweet_id}}}")
+
+    def _chunks(
+        self, operation: str, ids: Iterable[int], node_of_id: Any
+    ) -> list[tuple[int, tuple[str, list[int]]]]:
+        """``(node, (operation, ids))`` requests: each node's ids, `BATCH` at a time."""
+        return [
+            (node, (operation, held[start : start + BATCH]))
+            for node, held in self._by_node(ids, node_of_id).items()
+            for start in range(0, len(held), BATCH)
+        ]
 
     @staticmethod
     def _by_node(ids: Iterable[int], node_of_id: Any) -> dict[int, list[int]]:
@@ -159,13 +169,23 @@ class MemoryFeedCache:
         feed_node = self._feed_node
         for entry in entries:
             grouped[feed_node(entry[0])].append(entry)
-        answers = []
-        for node, chunk_source in grouped.items():
-            for start in range(0, len(chunk_source), BATCH):
-                chunk = chunk_source[start : start + BATCH]
-                answer = await self._ask(node, (operation, chunk))
-                answers.append(default if answer is None else answer)
-        return answers
+        requests = [
+            (node, (operation, held[start : start + BATCH]))
+            for node, held in grouped.items()
+            for start in range(0, len(held), BATCH)
+        ]
+        return [default if a is None else a for a in await self._ask_many(requests)]
+
+    async def _ask_many(self, requests: list[tuple[int, tuple[Any, ...]]]) -> list[Any]:
+        """Every request at once, to the nodes side by side; a node that is down answers
+        None, as a miss."""
+        if len(requests) == 1:
+            return [await self._ask(*requests[0])]
+        self.requests += len(requests)
+        answers = await ask_all(
+            [(self._refs[node], request) for node, request in requests], timeout=self._timeout
+        )
+        return [None if isinstance(a, AskFailed) else a for a in answers]
 
     async def _ask(self, node: int, request: tuple[Any, ...]) -> Any:
         self.requests += 1

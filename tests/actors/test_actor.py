@@ -13,6 +13,7 @@ from actors import (
     AskTimeout,
     NoSuchActor,
     Restart,
+    ask_all,
 )
 
 from .helpers import Crash, Journal, recorder, started, supervisor
@@ -237,3 +238,28 @@ async def test_asks_still_queued_when_the_system_stops_fail_instead_of_hanging()
         await trio.testing.wait_all_tasks_blocked()
         await system.shutdown()
     assert sorted(outcomes, key=lambda t: t.__name__) == [ActorCrashed, ActorUnavailable]
+
+
+async def test_ask_all_answers_in_order_each_failure_in_its_own_place(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    journal = Journal()
+    names = ["a", "b", "c", "d"]
+    system = await started(
+        nursery,
+        supervisor("root", [recorder(name, journal) for name in names], max_restarts=10),
+    )
+    a, b, c, d = (system.ref(name) for name in names)
+    gate = trio.Event()
+    await c.tell(("block", gate))
+    answers = await ask_all(
+        [(a, "ping"), (b, ("crash", "boom")), (c, "ping"), (d, "ping"), (a, ("x", 1))],
+        timeout=3.0,
+    )
+    assert answers[0] == "pong" and answers[3] == "pong" and answers[4] is None
+    assert isinstance(answers[1], ActorCrashed)
+    assert isinstance(answers[2], AskTimeout), "c was blocked past the deadline"
+    assert trio.current_time() == pytest.approx(3.0), "the deadlines ran side by side"
+    gate.set()
+    await trio.testing.wait_all_tasks_blocked()
+    assert ("c", "ping") not in journal.handled, "the expired ask was withdrawn"
