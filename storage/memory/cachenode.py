@@ -67,10 +67,12 @@ class CacheNode(Actor):
         }
 
     def _push(self, entries: list[tuple[int, int]]) -> int:
-        added, now = 0, self._clock()
+        # The fan-out's hot loop: `_live_feed` inlined (an expired feed is left for the
+        # sweeper or its next read to drop; a push never lands in it).
+        added, now, feeds = 0, self._clock(), self._feeds
         for user_id, tweet_id in entries:
-            feed = self._live_feed(user_id, now)
-            if feed is not None and feed.add(tweet_id):
+            held = feeds.get(user_id)
+            if held is not None and held[1] > now and held[0].add(tweet_id):
                 added += 1
         return added
 

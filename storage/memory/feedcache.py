@@ -166,9 +166,10 @@ class MemoryFeedCache:
         self, operation: str, entries: Iterable[tuple[int, int]], *, default: Any
     ) -> list[Any]:
         grouped: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
-        feed_node = self._feed_node
+        feed_node, known = self._feed_node, self._feed_nodes
         for entry in entries:
-            grouped[feed_node(entry[0])].append(entry)
+            node = known.get(entry[0])
+            grouped[feed_node(entry[0]) if node is None else node].append(entry)
         requests = [
             (node, (operation, held[start : start + BATCH]))
             for node, held in grouped.items()

@@ -34,6 +34,11 @@ class FeedRing:
         """Insert ``tweet_id``; False if it was there already or is older than everything a
         full feed keeps (idempotent, so a redelivered event changes nothing)."""
         ids = self._ids
+        if self.capacity and (not ids or tweet_id > ids[-1]):  # the newest: the usual case
+            ids.append(tweet_id)
+            if len(ids) > self.capacity:
+                del ids[0]
+            return True
         i = bisect_left(ids, tweet_id)
         if i < len(ids) and ids[i] == tweet_id:
             return False
