@@ -183,17 +183,17 @@ class ActorRef:
         `ActorUnavailable` when it is (or becomes) stopped for good. Cancelling the caller
         withdraws the request too.
         """
-        message, deadline = await self._send(request, timeout)
+        deadline = _deadline(timeout)
+        message = await self._send(request, deadline, timeout)
         try:
             await message.wait()
         finally:
             self._settle(message, deadline)
         return self._outcome(message, timeout)
 
-    async def _send(self, request: Any, timeout: float | None) -> tuple[Ask, float]:
+    async def _send(self, request: Any, deadline: float, timeout: float | None) -> Ask:
         cell = self._cell
         message = Ask(request)
-        deadline = math.inf if timeout is None else trio.current_time() + timeout
         try:
             try:
                 cell.mailbox_send.send_nowait(message)
@@ -206,7 +206,7 @@ class ActorRef:
         except trio.ClosedResourceError:
             raise ActorUnavailable(f"{cell.name} is stopped") from None
         cell.deadlines.add(message, deadline)
-        return message, deadline
+        return message
 
     def _settle(self, message: Ask, deadline: float) -> None:
         if deadline == math.inf:
@@ -226,6 +226,10 @@ class ActorRef:
         return f"<ActorRef {self._cell.name}>"
 
 
+def _deadline(timeout: float | None) -> float:
+    return math.inf if timeout is None else trio.current_time() + timeout
+
+
 async def ask_all(
     requests: Sequence[tuple[ActorRef, Any]], *, timeout: float | None = 5.0
 ) -> list[Any]:
@@ -236,24 +240,23 @@ async def ask_all(
     Returns, in order, each reply or the `AskFailed` that took its place (as ``ask``
     would have raised it); other errors propagate.
     """
-    sent: list[tuple[ActorRef, Ask | AskFailed, float]] = []
+    deadline = _deadline(timeout)  # one for all: full mailboxes do not add up
+    sent: list[tuple[ActorRef, Ask | AskFailed]] = []
     try:
         for ref, request in requests:
             try:
-                message, deadline = await ref._send(request, timeout)
+                sent.append((ref, await ref._send(request, deadline, timeout)))
             except AskFailed as exc:
-                sent.append((ref, exc, math.inf))
-            else:
-                sent.append((ref, message, deadline))
-        for _, message, _ in sent:
+                sent.append((ref, exc))
+        for _, message in sent:
             if isinstance(message, Ask) and not message.finished:
                 await message.wait()
     finally:
-        for ref, message, deadline in sent:
+        for ref, message in sent:
             if isinstance(message, Ask):
                 ref._settle(message, deadline)
     answers: list[Any] = []
-    for ref, message, _ in sent:
+    for ref, message in sent:
         if isinstance(message, AskFailed):
             answers.append(message)
             continue

@@ -174,7 +174,7 @@ async def run_mode(graph: Graph, mode: str, work: Workload, cache_nodes: int) ->
     figures = Figures(mode)
     async with trio.open_nursery() as nursery:
         await nursery.start(chirp.system.run)
-        policy = chirp.fanout._policy
+        policy = chirp.fanout.policy
         ids = await load(chirp, graph, work, policy)
         # Millions of loaded objects that live as long as the process: out of the cyclic
         # collector's way, or its full passes land at random in whatever is being timed.

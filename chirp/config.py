@@ -97,8 +97,8 @@ class Settings(BaseSettings):
         # last read made them active, and they must stay so until it expires.
         if self.fanout_active_days * 86400 <= self.feed_ttl_seconds:
             raise ValueError("fanout_active_days must be longer than feed_ttl_seconds")
-        if self.fanout_push_all_below > self.fanout_pull_above:
-            raise ValueError("fanout_push_all_below must not exceed fanout_pull_above")
+        if self.fanout_push_all_below > self.fanout_pull_above + 1:
+            raise ValueError("fanout_push_all_below must not exceed fanout_pull_above + 1")
         return self
 
     @field_validator("admin_token", mode="after")

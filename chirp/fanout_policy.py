@@ -22,7 +22,6 @@ class FanoutPolicy:
     push_all_below: int = 1_000
     pull_above: int = 100_000
     active_window: timedelta = timedelta(days=7)
-    batch_size: int = 100  # feed writes per cache-node batch
     #: Keep pulled authors' recent tweets in the cache (``celeb:{id}``), as the seed does
     #: for its celebrities; pure pull reads the tweet store instead, as that design does.
     cache_pulled: bool = True

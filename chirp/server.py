@@ -139,7 +139,7 @@ def assemble(
         users=user_store,
         engagement=stores.engagement,
         log=log,
-        ids=SnowflakeGenerator(settings.worker_id),
+        ids=SnowflakeGenerator(settings.worker_id, clock_ms=lambda: int(now().timestamp() * 1000)),
         spam=SpamPolicy(max_links=settings.spam_max_links),
         cache=cache,
         now=now,

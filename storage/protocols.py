@@ -164,8 +164,10 @@ class GraphStore(Protocol):
         """Add the edge; False if it was there already (idempotent)."""
         ...
 
-    async def unfollow(self, follower_id: int, followee_id: int) -> bool:
-        """Remove the edge; False if it was not there (idempotent)."""
+    async def unfollow(self, follower_id: int, followee_id: int) -> int | None:
+        """Remove the edge and answer how many followers the followee has left, counted
+        in the same step (two unfollows at once each learn their own count); None if the
+        edge was not there (idempotent)."""
         ...
 
     async def is_following(self, follower_id: int, followee_id: int) -> bool: ...
@@ -334,12 +336,11 @@ class FeedCache(Protocol):
         ...
 
     async def put_tweets(self, tweets: Mapping[int, tuple[int, Any]]) -> None:
-        """Cache ``{tweet_id: (version, tweet)}``, each only over an older version: a
+        """Cache ``{tweet_id: (version, tweet)}``, each only over an older version (an
+        equal one is the same copy): a
         reader that filled the cache from a read taken before an edit or a delete cannot
         put its stale copy over the newer one. ``tweet`` None marks it deleted."""
         ...
-
-    async def forget_tweets(self, tweet_ids: Iterable[int]) -> None: ...
 
 
 class ActivityStore(Protocol):

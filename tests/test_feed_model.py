@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from chirp.server import Chirp
+from chirp.services.errors import RuleBroken
 from chirp.services.fanout import FANOUT_TOPICS
 from chirp.services.feeds import FEED_LENGTH
 from tests.api.conftest import running
@@ -49,6 +50,7 @@ class Model:
     tweets: dict[int, tuple[int, int | None]] = field(default_factory=dict)  # id -> author, of
     retweets: dict[tuple[int, int], int] = field(default_factory=dict)  # (user, original) -> id
     likes: dict[int, set[int]] = field(default_factory=dict)  # original -> likers
+    texts: dict[int, str] = field(default_factory=dict)  # original -> its text now
 
     def feed(self, user: int) -> list[int]:
         authors = {user} | self.follows[user]
@@ -63,6 +65,7 @@ class Model:
         author, of = self.tweets.pop(tweet_id)
         if of is None:
             self.likes.pop(tweet_id, None)
+            del self.texts[tweet_id]
             for (_, original), retweet in list(self.retweets.items()):
                 if original == tweet_id:
                     self.delete(retweet)
@@ -169,11 +172,25 @@ class Feeds(RuleBasedStateMachine):
     @precondition(lambda self: self.users)
     @rule(a=st.integers(0, MAX_USERS - 1))
     def tweet(self, a: int) -> None:
-        author = self.user(a)
-        view = self.loop.run(
-            lambda: self.chirp.services.tweets.post(author, f"tweet {next(self.texts)}")
-        )
+        author, text = self.user(a), f"tweet {next(self.texts)}"
+        view = self.loop.run(self.chirp.services.tweets.post, author, text)
         self.model.tweets[view.tweet.tweet_id] = (author, None)
+        self.model.texts[view.tweet.tweet_id] = text
+
+    @precondition(lambda self: self.model.texts)
+    @rule(pick=st.integers(0))
+    def edit(self, pick: int) -> None:
+        """Within 30 minutes of posting; after that the service refuses and nothing changes."""
+        originals = sorted(self.model.texts)
+        tweet_id = originals[pick % len(originals)]
+        text = f"edited {next(self.texts)}"
+        try:
+            self.loop.run(
+                self.chirp.services.tweets.edit, self.model.tweets[tweet_id][0], tweet_id, text
+            )
+        except RuleBroken:
+            return
+        self.model.texts[tweet_id] = text
 
     @precondition(lambda self: self.users and self.model.tweets)
     @rule(a=st.integers(0, MAX_USERS - 1), pick=st.integers(0))
@@ -213,9 +230,11 @@ class Feeds(RuleBasedStateMachine):
             tweet_id = None
             if self.users:
                 author = self.user(a)
-                view = await self.chirp.services.tweets.post(author, f"tweet {next(self.texts)}")
+                text = f"tweet {next(self.texts)}"
+                view = await self.chirp.services.tweets.post(author, text)
                 tweet_id = view.tweet.tweet_id
                 self.model.tweets[tweet_id] = (author, None)
+                self.model.texts[tweet_id] = text
             for _ in range(ticks):
                 await trio.lowlevel.checkpoint()
             self.chirp.system.kill(victim)
@@ -263,6 +282,7 @@ class Feeds(RuleBasedStateMachine):
             regenerated.append(page.regenerated)
             if page.next_cursor is None:
                 break
+            assert len(page.tweets) == page_size, "a page with more after it is full"
             cursor = page.next_cursor
         shown = [view.tweet.tweet_id for view in views]
         assert shown == self.model.feed(user), f"feed of {user} (regenerated: {regenerated})"
@@ -270,6 +290,7 @@ class Feeds(RuleBasedStateMachine):
             original = self.model.original(view.tweet.tweet_id)
             likes = len(self.model.likes.get(original, ()))
             assert (view.retweet_of or view).like_count == likes
+            assert (view.retweet_of or view).tweet.content == self.model.texts[original]
 
     def settle(self) -> None:
         """Until every fan-out consumer has applied every event and the tree is whole;

@@ -46,6 +46,10 @@ class FanoutService:
         self._policy = policy
         self.writes: Counter[Tier] = Counter()  # feed entries written, per tier
 
+    @property
+    def policy(self) -> FanoutPolicy:
+        return self._policy
+
     async def apply(self, records: Sequence[Record]) -> None:
         """The consumer group's handler: each record by its topic, in order. A run of new
         tweets is spread as one: its feed writes go out together, in full batches."""
@@ -101,9 +105,10 @@ class FanoutService:
 
     async def _on_edit(self, event: dict[str, Any]) -> None:
         # The editor caches the new text itself; this covers an editor whose cache write
-        # was lost. Read before the edit is applied, the old version cannot win anyway.
+        # was lost. Edits are announced before they are applied: until the store holds
+        # this edit (or a later one) there is nothing newer to cache.
         tweet = await self._tweets.get(event["tweet_id"])
-        if tweet is not None:
+        if tweet is not None and version_of(tweet) // 1000 >= event["edited_at"]:
             await self._cache.put_tweets({tweet.tweet_id: (version_of(tweet), tweet)})
 
     async def _on_follow(self, event: dict[str, Any]) -> None:

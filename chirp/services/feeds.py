@@ -14,6 +14,7 @@ from .tweets import TweetService, TweetView
 from .users import UserService
 
 FEED_LENGTH = 1000
+CATCH_UP = 5  # each author's newest tweets pushed again once a rebuilt feed is stored
 MIN_WINDOW = 20  # ids taken from each source at a time: a page, plus room for what is dropped
 
 
@@ -66,10 +67,7 @@ class FeedService:
         # else the fan-out may have skipped them while they were away: rebuild.
         regenerated = first is None
         await self._users.seen(user_id)  # reading one's feed is activity, however it came
-        built: list[int] | None = None
-        if regenerated:
-            built = await self._regenerate(followees - pulled)
-            await self._cache.store_feed(user_id, built)
+        built = await self._rebuild(user_id, followees - pulled) if regenerated else None
 
         # Window by window, newest first: each source's newest `window` ids under the
         # cursor, merged; hydrated; what is deleted or no longer followed dropped.
@@ -81,7 +79,10 @@ class FeedService:
             elif first is not None:
                 pushed, first = first, None
             else:
-                pushed = await self._cache.feed(user_id, limit=window, max_id=cursor) or []
+                pushed = await self._cache.feed(user_id, limit=window, max_id=cursor)
+                if pushed is None:  # gone between two windows: a node restarted, a TTL ran out
+                    built, regenerated = await self._rebuild(user_id, followees - pulled), True
+                    continue
             lists = [pushed, *await self._pulled(pulled, window, cursor)]
             merged = sorted({i for ids in lists for i in ids}, reverse=True)
             candidates = merged[:window]
@@ -104,6 +105,21 @@ class FeedService:
         shown = shown[:limit]
         next_cursor = shown[-1].tweet.tweet_id - 1 if more and shown else None
         return FeedPage(shown, next_cursor, regenerated)
+
+    async def _rebuild(self, user_id: int, authors: set[int]) -> list[int]:
+        """Regenerate the feed from the tweet store and cache it."""
+        built = await self._regenerate(authors)
+        await self._cache.store_feed(user_id, built)
+        # A tweet stored after its author's timeline was read above, and fanned out before
+        # the feed was stored, found no feed to land in. Push the authors' newest again
+        # (pushes are idempotent) now that it exists.
+        newest = [
+            (user_id, t.tweet_id)
+            for author in authors
+            for t in await self._tweets.by_user(author, limit=CATCH_UP)
+        ]
+        await self._cache.push(newest)
+        return built
 
     async def _regenerate(self, authors: set[int]) -> list[int]:
         """The newest `FEED_LENGTH` tweets of ``authors``, newest first."""

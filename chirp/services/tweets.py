@@ -116,7 +116,15 @@ class TweetService:
         author = await self._users.get(user_id)
         if author is None:
             raise NotFound(f"there is no user {user_id}")
-        return TweetView(tweet, author, 0, 0, 0, False, False)
+        return TweetView(
+            tweet,
+            author,
+            like_count=0,
+            retweet_count=0,
+            reply_count=0,
+            liked=False,
+            retweeted=False,
+        )
 
     async def view(self, tweet_id: int, *, viewer: int | None) -> TweetView:
         views = await self.views([tweet_id], viewer=viewer)
@@ -181,7 +189,9 @@ class TweetService:
                 hashtags=found.hashtags,
                 mentions=await self._known(found.mentions),
                 urls=found.urls,
-                edited_at=self._now(),
+                # Later than the version it replaces even if the clock stepped back: the
+                # tweet cache keeps whichever copy has the higher version.
+                edited_at=max(self._now(), previous.valid_from + timedelta(microseconds=1)),
             )
             # Announced first, applied after: if the log is down nothing changes (503).
             await self._announce("tweet_edited", edited, undo=None)

@@ -185,11 +185,11 @@ class UserService:
 
     async def unfollow(self, follower_id: int, followee_id: int) -> None:
         await self.view(followee_id)
-        if await self._graph.unfollow(follower_id, followee_id):
+        followers = await self._graph.unfollow(follower_id, followee_id)
+        if followers is not None:
             try:
-                # Counted at once, with no await between: the fan-out learns which
-                # unfollow took a celebrity back under the pull threshold.
-                followers = (await self._graph.counts([followee_id]))[followee_id][0]
+                # The fan-out learns from it which unfollow took a celebrity back under
+                # the pull threshold.
                 await self._publish(
                     "user_unfollowed", follower_id, followee_id, followers_after=followers
                 )

@@ -155,12 +155,8 @@ class CacheNode(Actor):
         held_tweets = self._tweets
         for tweet_id, (version, tweet) in tweets.items():
             held = held_tweets.get(tweet_id)
-            if held is None or held[1] <= version or held[2] <= now:
+            if held is None or held[1] < version or held[2] <= now:
                 held_tweets[tweet_id] = (tweet, version, expires)
-
-    def _forget_tweets(self, tweet_ids: list[int]) -> None:
-        for tweet_id in tweet_ids:
-            self._tweets.pop(tweet_id, None)
 
     def _sweep(self) -> int:
         """Drop whatever has expired; how many entries went."""

@@ -92,7 +92,8 @@ class MemoryFeedCache:
         await self._ask(self._feed_node(user_id), ("drop_feed", user_id))
 
     async def drop_feeds(self, user_ids: Iterable[int]) -> None:
-        await self._ask_many(self._chunks("drop_feeds", user_ids, self._feed_node))
+        batches = self._batches(self._by_node(user_ids, self._feed_node))
+        await self._ask_many([(node, ("drop_feeds", ids)) for node, ids in batches])
 
     async def store_celeb(self, author_id: int, tweet_ids: Iterable[int]) -> None:
         await self._ask(self._feed_node(author_id), ("store_celeb", author_id, list(tweet_ids)))
@@ -120,19 +121,16 @@ class MemoryFeedCache:
 
     async def get_tweets(self, tweet_ids: Iterable[int]) -> dict[int, Any]:
         found: dict[int, Any] = {}
-        for answer in await self._ask_many(self._chunks("get_tweets", tweet_ids, self._tweet_node)):
+        batches = self._batches(self._by_node(tweet_ids, self._tweet_node))
+        for answer in await self._ask_many([(n, ("get_tweets", ids)) for n, ids in batches]):
             found.update(answer or {})
         return found
 
     async def put_tweets(self, tweets: Mapping[int, tuple[int, Any]]) -> None:
-        requests = [
-            (node, ("put_tweets", {i: tweets[i] for i in ids}))
-            for node, (_, ids) in self._chunks("put_tweets", tweets, self._tweet_node)
-        ]
-        await self._ask_many(requests)
-
-    async def forget_tweets(self, tweet_ids: Iterable[int]) -> None:
-        await self._ask_many(self._chunks("forget_tweets", tweet_ids, self._tweet_node))
+        batches = self._batches(self._by_node(tweets, self._tweet_node))
+        await self._ask_many(
+            [(node, ("put_tweets", {i: tweets[i] for i in ids})) for node, ids in batches]
+        )
 
     def _feed_node(self, user_id: int) -> int:
         node = self._feed_nodes.get(user_id)
@@ -145,13 +143,12 @@ class MemoryFeedCache:
     def _tweet_node(self, tweet_id: int) -> int:
         return self.node_for(f"tweet:{{{tweet_id}}}")
 
-    def _chunks(
-        self, operation: str, ids: Iterable[int], node_of_id: Any
-    ) -> list[tuple[int, tuple[str, list[int]]]]:
-        """``(node, (operation, ids))`` requests: each node's ids, `BATCH` at a time."""
+    @staticmethod
+    def _batches(grouped: dict[int, list[Any]]) -> list[tuple[int, list[Any]]]:
+        """Each node's items, `BATCH` at a time."""
         return [
-            (node, (operation, held[start : start + BATCH]))
-            for node, held in self._by_node(ids, node_of_id).items()
+            (node, held[start : start + BATCH])
+            for node, held in grouped.items()
             for start in range(0, len(held), BATCH)
         ]
 
@@ -170,11 +167,7 @@ class MemoryFeedCache:
         for entry in entries:
             node = known.get(entry[0])
             grouped[feed_node(entry[0]) if node is None else node].append(entry)
-        requests = [
-            (node, (operation, held[start : start + BATCH]))
-            for node, held in grouped.items()
-            for start in range(0, len(held), BATCH)
-        ]
+        requests = [(node, (operation, batch)) for node, batch in self._batches(grouped)]
         return [default if a is None else a for a in await self._ask_many(requests)]
 
     async def _ask_many(self, requests: list[tuple[int, tuple[Any, ...]]]) -> list[Any]:

@@ -53,13 +53,14 @@ class MemoryGraphStore:
                     lists[user_id] = SortedList(items)
         return added
 
-    async def unfollow(self, follower_id: int, followee_id: int) -> bool:
+    async def unfollow(self, follower_id: int, followee_id: int) -> int | None:
         edge = self._edges.pop((follower_id, followee_id), None)
         if edge is None:
-            return False
-        self._followers[followee_id].remove((edge, follower_id))
+            return None
+        followers = self._followers[followee_id]
+        followers.remove((edge, follower_id))
         self._following[follower_id].remove((edge, followee_id))
-        return True
+        return len(followers)
 
     async def is_following(self, follower_id: int, followee_id: int) -> bool:
         return (follower_id, followee_id) in self._edges

@@ -251,15 +251,34 @@ async def test_ask_all_answers_in_order_each_failure_in_its_own_place(
     )
     a, b, c, d = (system.ref(name) for name in names)
     gate = trio.Event()
-    await c.tell(("block", gate))
+    for blocked in (c, d):
+        await blocked.tell(("block", gate))
     answers = await ask_all(
         [(a, "ping"), (b, ("crash", "boom")), (c, "ping"), (d, "ping"), (a, ("x", 1))],
         timeout=3.0,
     )
-    assert answers[0] == "pong" and answers[3] == "pong" and answers[4] is None
+    assert answers[0] == "pong" and answers[4] is None
     assert isinstance(answers[1], ActorCrashed)
-    assert isinstance(answers[2], AskTimeout), "c was blocked past the deadline"
-    assert trio.current_time() == pytest.approx(3.0), "the deadlines ran side by side"
+    assert isinstance(answers[2], AskTimeout) and isinstance(answers[3], AskTimeout)
+    assert trio.current_time() == pytest.approx(3.0), (
+        "the deadlines ran side by side, not one after another"
+    )
     gate.set()
     await trio.testing.wait_all_tasks_blocked()
-    assert ("c", "ping") not in journal.handled, "the expired ask was withdrawn"
+    assert ("c", "ping") not in journal.handled, "expired asks are withdrawn"
+    assert ("d", "ping") not in journal.handled
+
+
+async def test_cancelling_ask_all_withdraws_every_request(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    journal = Journal()
+    system = await started(nursery, supervisor("root", [recorder("a", journal)]))
+    a = system.ref("a")
+    gate = trio.Event()
+    await a.tell(("block", gate))
+    with trio.move_on_after(1.0):
+        await ask_all([(a, ("first", 1)), (a, ("second", 2))], timeout=None)
+    gate.set()
+    assert await a.ask("ping") == "pong"
+    assert [m for _, m in journal.handled] == [("block", gate), "ping"]

@@ -56,8 +56,8 @@ async def test_celebrities_and_tweets(feed_cache: FeedCache) -> None:
     assert await feed_cache.celeb_recent([42, 43], limit=5) == {42: [7, 5]}
     await feed_cache.put_tweets({1: (1, "one"), 2: (1, {"two": 2})})
     assert await feed_cache.get_tweets([1, 2, 3]) == {1: "one", 2: {"two": 2}}
-    await feed_cache.forget_tweets([1])
-    assert await feed_cache.get_tweets([1, 2]) == {2: {"two": 2}}
+    await feed_cache.put_tweets({1: (2, None)})
+    assert await feed_cache.get_tweets([1, 2]) == {1: None, 2: {"two": 2}}, "a tombstone"
 
 
 async def test_a_stale_tweet_never_replaces_a_newer_version(feed_cache: FeedCache) -> None:

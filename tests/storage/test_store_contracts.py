@@ -145,8 +145,8 @@ async def test_follows_are_idempotent_and_counted(graph: GraphStore) -> None:
     assert await graph.is_following(1, 2) and not await graph.is_following(2, 1)
     await graph.follow(3, 2, NOW)
     assert await graph.counts([1, 2, 3, 4]) == {1: (0, 1), 2: (2, 0), 3: (0, 1), 4: (0, 0)}
-    assert await graph.unfollow(1, 2) is True
-    assert await graph.unfollow(1, 2) is False
+    assert await graph.unfollow(1, 2) == 1, "3 still follows 2"
+    assert await graph.unfollow(1, 2) is None
     assert await graph.counts([2]) == {2: (1, 0)}
 
 
@@ -173,8 +173,13 @@ def test_counts_always_match_the_edges(ops: list[tuple[bool, int, int]]) -> None
                     assert await store.follow(a, b, NOW) == ((a, b) not in edges)
                     edges.add((a, b))
                 else:
-                    assert await store.unfollow(a, b) == ((a, b) in edges)
+                    had = (a, b) in edges
                     edges.discard((a, b))
+                    left = await store.unfollow(a, b)
+                    if had:
+                        assert left == sum(1 for _, followee in edges if followee == b)
+                    else:
+                        assert left is None
             expected = {
                 u: (sum(1 for _, b in edges if b == u), sum(1 for a, _ in edges if a == u))
                 for u in range(5)
