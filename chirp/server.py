@@ -74,6 +74,20 @@ class Chirp:
             await self.system.spawn(spec, parent="root")
 
 
+def fanout_policy(settings: Settings) -> FanoutPolicy:
+    """The fan-out policy the settings name: the seed's hybrid tiers, or pure push/pull."""
+    active_window = timedelta(days=settings.fanout_active_days)
+    if settings.fanout_mode == "push":
+        return FanoutPolicy.pure_push(active_window)
+    if settings.fanout_mode == "pull":
+        return FanoutPolicy.pure_pull(active_window)
+    return FanoutPolicy(
+        push_all_below=settings.fanout_push_all_below,
+        pull_above=settings.fanout_pull_above,
+        active_window=active_window,
+    )
+
+
 def assemble(
     settings: Settings, *, now: Callable[[], datetime] = utc_now, consumers: bool = True
 ) -> Chirp:
@@ -144,16 +158,7 @@ def assemble(
         cache=cache,
         now=now,
     )
-    active_window = timedelta(days=settings.fanout_active_days)
-    policy = {
-        "hybrid": lambda: FanoutPolicy(
-            push_all_below=settings.fanout_push_all_below,
-            pull_above=settings.fanout_pull_above,
-            active_window=active_window,
-        ),
-        "push": lambda: FanoutPolicy.pure_push(active_window=active_window),
-        "pull": lambda: FanoutPolicy.pure_pull(active_window=active_window),
-    }[settings.fanout_mode]()
+    policy = fanout_policy(settings)
     fanout = FanoutService(
         graph=graph_store, tweets=tweet_store, users=users, cache=cache, policy=policy
     )
