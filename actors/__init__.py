@@ -22,3 +22,4 @@ from ._spec import Restart as Restart
 from ._spec import Strategy as Strategy
 from ._spec import SupervisorSpec as SupervisorSpec
 from ._system import ActorSystem as ActorSystem
+from ._ticker import Ticker as Ticker

@@ -46,6 +46,16 @@ class Tweet:
 
 
 @dataclass(frozen=True, slots=True)
+class Trend:
+    """A hashtag in a trending table (the seed's ``trending:{region}``)."""
+
+    hashtag: str
+    score: float
+    tweet_count: int  # tweets with the tag in the current window
+    entered_at: float  # when it entered the table, seconds since the epoch
+
+
+@dataclass(frozen=True, slots=True)
 class TweetVersion:
     """A tweet's text before an edit, kept for ``GET /tweet/{id}/history``."""
 

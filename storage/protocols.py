@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from chirp.model import Page, Tweet, TweetVersion, User
+from chirp.model import Page, Trend, Tweet, TweetVersion, User
 from chirp.ratelimit import Decision
 
 
@@ -354,3 +354,38 @@ class ActivityStore(Protocol):
     async def active_since(self, user_ids: Iterable[int], since: float) -> set[int]:
         """Those of ``user_ids`` active at or after ``since``."""
         ...
+
+
+class TrendStore(Protocol):
+    """Trending tables (the seed's ``trending:{region}`` sorted sets) and the hashtag uses
+    they are scored from.
+
+    Uses are set per tweet with a version, and only over an older version: events about
+    one tweet travel on different topics (created, edited, deleted) and may be applied in
+    any order, or twice, and the table still ends where the newest says. A deleted
+    tweet's version is above every other, so nothing brings its uses back."""
+
+    async def set_uses(self, table: str, tweets: Iterable[TweetTags]) -> None: ...
+
+    async def uses(self, table: str, since: float) -> dict[str, list[tuple[int, float]]]:
+        """Per hashtag, the ``(author_id, at)`` of its uses by tweets posted at or after
+        ``since``; what is older is dropped for good."""
+        ...
+
+    async def replace(self, table: str, trends: Iterable[Trend]) -> None:
+        """The table's trends from now on (the rescored set; a tag left out leaves)."""
+        ...
+
+    async def top(self, table: str, limit: int) -> list[Trend]:
+        """The highest scores first."""
+        ...
+
+
+class TweetTags(NamedTuple):
+    """What a tweet gives trending: its hashtags, as of ``version``."""
+
+    tweet_id: int
+    version: int
+    author_id: int
+    at: float  # when it was posted, seconds since the epoch
+    hashtags: tuple[str, ...]  # () for a deleted tweet

@@ -8,12 +8,12 @@ from werkzeug.exceptions import BadRequest
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 
 
-def limit() -> int:
+def limit(default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
     text = request.args.get("limit")
     if text is None:
-        return DEFAULT_LIMIT
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+        return default
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= maximum:
+        raise BadRequest(f"limit must be a whole number from 1 to {maximum}")
     return int(text)
 
 

@@ -23,7 +23,7 @@ from storage.protocols import (
 )
 
 from .errors import Forbidden, NotFound, RuleBroken, Unavailable
-from .tweet_cache import TweetCache
+from .tweet_cache import TweetCache, version_of
 from .users import utc_now
 
 EDIT_WINDOW = timedelta(minutes=30)
@@ -433,6 +433,7 @@ def tweet_event(tweet: Tweet) -> dict[str, Any]:
         "retweet_of": tweet.retweet_of,
         "created_at": int(tweet.created_at.timestamp() * 1000),
         "edited_at": int(tweet.edited_at.timestamp() * 1000) if tweet.edited_at else None,
+        "version": version_of(tweet),  # orders what consumers apply per tweet
     }
 
 

@@ -8,5 +8,6 @@ from .feedcache import MemoryFeedCache as MemoryFeedCache
 from .graph import MemoryGraphStore as MemoryGraphStore
 from .partition import Retention as Retention
 from .ratelimits import MemoryRateLimitStore as MemoryRateLimitStore
+from .trends import MemoryTrendStore as MemoryTrendStore
 from .tweets import MemoryTweetStore as MemoryTweetStore
 from .users import MemoryUserStore as MemoryUserStore

@@ -17,12 +17,12 @@ from actors import (
     ActorSystem,
     AskFailed,
     SupervisorSpec,
+    Ticker,
 )
 from storage.partitioning import partition_for
 from storage.protocols import Fetched, LogUnavailable, Record, UnknownTopic
 
 from .partition import ENFORCE_RETENTION, PartitionActor, PartitionLog, Retention
-from .ticker import Ticker
 
 
 class MemoryEventLog:

@@ -13,12 +13,12 @@ from actors import (
     ActorSystem,
     AskFailed,
     SupervisorSpec,
+    Ticker,
     ask_all,
 )
 from storage.slots import key_slot, node_of
 
 from .cachenode import CacheNode, CacheTTL
-from .ticker import Ticker
 
 BATCH = 100  # entries per request to one node (the seed's pipelined batches of 100)
 NODE_MEMO = 1 << 20  # users whose node is remembered

@@ -7,7 +7,7 @@ from typing import Any
 
 import trio
 
-from actors import Actor, ActorRef
+from ._actor import Actor, ActorRef
 
 
 class Ticker(Actor):

@@ -1,0 +1,94 @@
+"""The trending group: one actor per trending table, fed by consumers and a ticker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from actors import (
+    Actor,
+    ActorRef,
+    ActorSpec,
+    ActorSystem,
+    AskFailed,
+    SupervisorSpec,
+    Ticker,
+    ask_all,
+)
+from chirp.services.trending import TRENDING_TOPICS, TrendingService
+from storage.consumer import consumer_group
+from storage.protocols import EventLog, Record
+
+RESCORE_EVERY = 60.0  # seconds: scores decay, and cold tags leave, once a minute
+
+
+class TrendTable(Actor):
+    """The one writer of a trending table: applies its share of each batch of events and
+    rescores on the ticker's beat. The table lives in the store, so a kill loses nothing;
+    the batch it was applying is delivered again, and applying it twice changes nothing."""
+
+    def __init__(self, service: TrendingService, table: str) -> None:
+        self._service = service
+        self._table = table
+
+    async def receive(self, message: Any) -> Any:
+        match message:
+            case ("apply", tweets):
+                await self._service.apply(self._table, tweets)
+            case ("rescore",):
+                await self._service.rescore(self._table)
+
+
+class TrendingWorkers:
+    """Consumers turn each batch into per-table changes and ask every table actor to apply
+    its share at once; a table that does not answer fails the batch, so the consumer
+    restarts and the batch comes again from the committed offset."""
+
+    def __init__(self, log: EventLog, service: TrendingService) -> None:
+        self._log = log
+        self._service = service
+        self._tables: list[ActorRef] = []
+
+    @staticmethod
+    def table_name(table: str) -> str:
+        return f"trending.{table}"
+
+    def supervisor_spec(self, *, shards: int, max_restarts: int, within: float) -> SupervisorSpec:
+        tables = [
+            ActorSpec(self.table_name(t), partial(TrendTable, self._service, t))
+            for t in self._service.tables
+        ]
+        ticker = ActorSpec(
+            "trending.ticker", lambda: Ticker(lambda: self._tables, ("rescore",), RESCORE_EVERY)
+        )
+        groups = [
+            consumer_group(
+                self._log,
+                group="trending",
+                topic=topic,
+                members=min(shards, self._log.topics[topic]),
+                handler=self._handle,
+                max_restarts=max_restarts,
+                within=within,
+            )
+            for topic in TRENDING_TOPICS
+        ]
+        return SupervisorSpec(
+            "trending", [*tables, ticker, *groups], max_restarts=max_restarts, within=within
+        )
+
+    def attach(self, system: ActorSystem) -> None:
+        self._tables = [system.ref(self.table_name(t)) for t in self._service.tables]
+
+    async def _handle(self, records: Sequence[Record]) -> None:
+        changes = await self._service.changes(records)
+        answers = await ask_all(
+            [
+                (ref, ("apply", changes[t]))
+                for ref, t in zip(self._tables, self._service.tables, strict=True)
+            ]
+        )
+        for answer in answers:
+            if isinstance(answer, AskFailed):
+                raise answer
