@@ -83,6 +83,22 @@ class Settings(BaseSettings):
     feed_ttl_seconds: PositiveFloat = 300.0
     tweet_ttl_seconds: PositiveFloat = 600.0
 
+    #: Trending: a table per region (a user's profile picks one) and per category (a tweet
+    #: belongs to it if it uses one of the category's hashtags); the score's terms are
+    #: defined in chirp/trending.py.
+    trend_regions: list[str] = Field(default_factory=lambda: ["global", "us", "uk"])
+    trend_categories: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "tech": ["tech", "python", "programming", "ai", "opensource", "linux", "rust"],
+            "sports": ["sports", "football", "soccer", "nba", "tennis", "cricket", "f1"],
+        }
+    )
+    trend_window_seconds: PositiveFloat = 600.0
+    trend_min_authors: PositiveInt = 3
+    trend_mention_weight: float = 1000.0
+    trend_velocity_weight: float = 500.0
+    trend_age_weight: float = 10.0
+
     #: Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default.
     trusted_proxies: list[str] = Field(default_factory=list)
 
@@ -97,6 +113,10 @@ class Settings(BaseSettings):
         # last read made them active, and they must stay so until it expires.
         if self.fanout_active_days * 86400 <= self.feed_ttl_seconds:
             raise ValueError("fanout_active_days must be longer than feed_ttl_seconds")
+        if "global" not in self.trend_regions:
+            raise ValueError("trend_regions must include global: every tweet counts there")
+        if set(self.trend_regions) & set(self.trend_categories):
+            raise ValueError("a trending table cannot be both a region and a category")
         if self.fanout_push_all_below > self.fanout_pull_above + 1:
             raise ValueError("fanout_push_all_below must not exceed fanout_pull_above + 1")
         return self

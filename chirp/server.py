@@ -22,9 +22,12 @@ from chirp.services.fanout import FanoutService
 from chirp.services.feeds import FeedService
 from chirp.services.operations import OperationsService
 from chirp.services.ratelimits import RateLimits, RateLimitService
+from chirp.services.trending import TrendingService
 from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService, utc_now
+from chirp.trending import TrendRules
 from chirp.workers.fanout import fanout_workers
+from chirp.workers.trending import TrendingWorkers
 from storage.memory import (
     CacheTTL,
     MemoryActivityStore,
@@ -33,6 +36,7 @@ from storage.memory import (
     MemoryFeedCache,
     MemoryGraphStore,
     MemoryRateLimitStore,
+    MemoryTrendStore,
     MemoryTweetStore,
     MemoryUserStore,
     Retention,
@@ -49,6 +53,7 @@ class Stores:
     tweets: MemoryTweetStore
     engagement: MemoryEngagementStore
     activity: MemoryActivityStore
+    trends: MemoryTrendStore
     cache: MemoryFeedCache
 
 
@@ -123,6 +128,7 @@ def assemble(
         tweets=MemoryTweetStore(),
         engagement=MemoryEngagementStore(),
         activity=MemoryActivityStore(),
+        trends=MemoryTrendStore(),
         cache=cache,
     )
     user_store, tweet_store, graph_store = stores.users, stores.tweets, stores.graph
@@ -133,6 +139,7 @@ def assemble(
         tweets=tweet_store,
         log=log,
         now=now,
+        regions=settings.trend_regions,
         passwords=Passwords(
             PasswordPolicy(
                 memory_kib=settings.password_memory_kib, time_cost=settings.password_time_cost
@@ -170,7 +177,25 @@ def assemble(
         users=users,
         policy=policy,
     )
-    groups = (fanout_workers(log, fanout, shards=settings.fanout_shards, **intensity),)
+    trending = TrendingService(
+        store=stores.trends,
+        users=user_store,
+        rules=TrendRules(
+            window=settings.trend_window_seconds,
+            min_authors=settings.trend_min_authors,
+            mention_weight=settings.trend_mention_weight,
+            velocity_weight=settings.trend_velocity_weight,
+            age_weight=settings.trend_age_weight,
+        ),
+        regions=settings.trend_regions,
+        categories=settings.trend_categories,
+        now=now,
+    )
+    trending_workers = TrendingWorkers(log, trending)
+    groups = (
+        fanout_workers(log, fanout, shards=settings.fanout_shards, **intensity),
+        trending_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
+    )
     system = ActorSystem(
         SupervisorSpec(
             "root",
@@ -184,6 +209,7 @@ def assemble(
     )
     log.attach(system)
     cache.attach(system)
+    trending_workers.attach(system)
     operations = OperationsService(
         system,
         admin_token,
@@ -201,7 +227,12 @@ def assemble(
         ),
     )
     services = Services(
-        operations=operations, users=users, tweets=tweets, limits=limits, feeds=feeds
+        operations=operations,
+        users=users,
+        tweets=tweets,
+        limits=limits,
+        feeds=feeds,
+        trending=trending,
     )
     app = create_app(
         services,

@@ -8,7 +8,9 @@ The seed's formula, with each term defined here:
   ``window`` seconds. One author repeating a tag counts once, so nobody pumps it alone.
 - ``velocity``: the rise over the window before (``window`` to ``2 × window`` ago): current
   distinct authors minus previous distinct authors. Negative when a tag cools.
-- ``age_hours``: hours since the tag entered its table (its first score above zero).
+- ``age_hours``: hours since the tag entered its table: the moment its ``min_authors``-th
+  distinct author used it, so the age depends on the uses alone, not on when the table
+  happened to be rescored.
 
 A tag is scored only while at least ``min_authors`` distinct authors used it in the current
 window; the tables rescore every minute, so a tag nobody uses any more decays out as its
@@ -45,18 +47,20 @@ def score(
     rules: TrendRules,
 ) -> Trend | None:
     """The tag's trend from its ``(author_id, at)`` uses, or None when it is not trending."""
-    current: set[int] = set()
+    current: dict[int, float] = {}  # author -> their first use in the window
     previous: set[int] = set()
     tweets = 0
     for author_id, at in uses:
         if now - rules.window < at <= now:
-            current.add(author_id)
+            current[author_id] = min(at, current.get(author_id, at))
             tweets += 1
         elif now - 2 * rules.window < at <= now - rules.window:
             previous.add(author_id)
     if len(current) < rules.min_authors:
         return None
-    entered = now if entered_at is None else entered_at
+    if entered_at is None:
+        entered_at = sorted(current.values())[rules.min_authors - 1]
+    entered = entered_at
     value = (
         len(current) * rules.mention_weight
         + (len(current) - len(previous)) * rules.velocity_weight

@@ -151,6 +151,7 @@ class UserStore(Protocol):
         display_name: str | None = None,
         bio: str | None = None,
         profile_image_url: str | None = None,
+        region: str | None = None,
     ) -> User:
         """Change the fields given (None leaves a field as it is); return the user."""
         ...

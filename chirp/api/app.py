@@ -13,6 +13,7 @@ from .clients import ClientAddress
 from .identity import bearer_token, current_user
 from .operations import operations_routes
 from .problems import install_problem_handlers, rate_limit_headers_for
+from .trending import trending_routes
 from .tweets import tweets_routes
 from .users import users_routes
 
@@ -82,4 +83,5 @@ def create_app(
     app.register_blueprint(auth_routes(services.users))
     app.register_blueprint(users_routes(services.users))
     app.register_blueprint(tweets_routes(services))
+    app.register_blueprint(trending_routes(services.trending))
     return app

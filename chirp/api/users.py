@@ -26,6 +26,7 @@ class ProfileChanges(StrictModel):
     display_name: str | None = None
     bio: str | None = None
     profile_image_url: str | None = None
+    region: str | None = None
 
 
 def users_routes(users: UserService) -> Blueprint:
@@ -68,6 +69,7 @@ def users_routes(users: UserService) -> Blueprint:
             display_name=changes.display_name,
             bio=changes.bio,
             profile_image_url=changes.profile_image_url,
+            region=changes.region,
         )
         return user_json(view, private=True)
 

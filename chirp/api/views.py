@@ -27,6 +27,7 @@ def user_json(view: UserView, *, private: bool = False) -> dict[str, Any]:
         "following_count": view.following_count,
         "tweet_count": view.tweet_count,
         "verified": user.verified,
+        "region": user.region,
         "created_at": timestamp(user.created_at),
     }
     if private:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .feeds import FeedService
 from .operations import OperationsService
 from .ratelimits import RateLimitService
+from .trending import TrendingService
 from .tweets import TweetService
 from .users import UserService
 
@@ -20,3 +21,4 @@ class Services:
     tweets: TweetService
     limits: RateLimitService
     feeds: FeedService
+    trending: TrendingService

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -58,7 +58,9 @@ class UserService:
         tokens: TokenIssuer,
         activity: ActivityStore,
         now: Callable[[], datetime] = utc_now,
+        regions: Sequence[str] = ("global",),
     ) -> None:
+        self._regions = tuple(regions)  # a user's region picks their trending table
         self._users = users
         self._graph = graph
         self._tweets = tweets
@@ -157,7 +159,10 @@ class UserService:
         display_name: str | None = None,
         bio: str | None = None,
         profile_image_url: str | None = None,
+        region: str | None = None,
     ) -> UserView:
+        if region is not None and region not in self._regions:
+            raise RuleBroken(f"region is one of {', '.join(self._regions)}")
         try:
             if display_name is not None:
                 model.display_name(display_name)
@@ -168,7 +173,11 @@ class UserService:
         except model.RuleError as exc:
             raise RuleBroken(str(exc)) from None
         await self._users.update_profile(
-            user_id, display_name=display_name, bio=bio, profile_image_url=profile_image_url
+            user_id,
+            display_name=display_name,
+            bio=bio,
+            profile_image_url=profile_image_url,
+            region=region,
         )
         return await self.view(user_id)
 

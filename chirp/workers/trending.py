@@ -48,6 +48,7 @@ class TrendingWorkers:
     def __init__(self, log: EventLog, service: TrendingService) -> None:
         self._log = log
         self._service = service
+        self._system: ActorSystem | None = None
         self._tables: list[ActorRef] = []
 
     @staticmethod
@@ -60,7 +61,7 @@ class TrendingWorkers:
             for t in self._service.tables
         ]
         ticker = ActorSpec(
-            "trending.ticker", lambda: Ticker(lambda: self._tables, ("rescore",), RESCORE_EVERY)
+            "trending.ticker", lambda: Ticker(self._table_refs, ("rescore",), RESCORE_EVERY)
         )
         groups = [
             consumer_group(
@@ -79,16 +80,18 @@ class TrendingWorkers:
         )
 
     def attach(self, system: ActorSystem) -> None:
-        self._tables = [system.ref(self.table_name(t)) for t in self._service.tables]
+        self._system = system
+
+    def _table_refs(self) -> list[ActorRef]:
+        # Taken once the tables run: they may start after assembly (`start_consumers`).
+        if not self._tables and self._system is not None:
+            self._tables = [self._system.ref(self.table_name(t)) for t in self._service.tables]
+        return self._tables
 
     async def _handle(self, records: Sequence[Record]) -> None:
         changes = await self._service.changes(records)
-        answers = await ask_all(
-            [
-                (ref, ("apply", changes[t]))
-                for ref, t in zip(self._tables, self._service.tables, strict=True)
-            ]
-        )
+        tables = zip(self._table_refs(), self._service.tables, strict=True)
+        answers = await ask_all([(ref, ("apply", changes[t])) for ref, t in tables])
         for answer in answers:
             if isinstance(answer, AskFailed):
                 raise answer

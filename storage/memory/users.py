@@ -67,6 +67,7 @@ class MemoryUserStore:
         display_name: str | None = None,
         bio: str | None = None,
         profile_image_url: str | None = None,
+        region: str | None = None,
     ) -> User:
         changes = {
             name: value
@@ -74,6 +75,7 @@ class MemoryUserStore:
                 ("display_name", display_name),
                 ("bio", bio),
                 ("profile_image_url", profile_image_url),
+                ("region", region),
             )
             if value is not None
         }
