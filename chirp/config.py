@@ -17,6 +17,7 @@ DEFAULT_PARTITIONS: dict[str, int] = {
     "like_removed": 50,
     "user_followed": 50,
     "user_unfollowed": 50,
+    "user_changed": 10,  # sign-ups and profile changes, for search
 }
 
 PositiveFloat = Annotated[float, Field(gt=0)]

@@ -144,6 +144,10 @@ class UserStore(Protocol):
         """Replace the hash (after a login re-hashed it with newer parameters)."""
         ...
 
+    async def delete(self, user_id: int) -> None:
+        """Remove the account (a sign-up whose event the log refused is taken back)."""
+        ...
+
     async def update_profile(
         self,
         user_id: int,

@@ -17,6 +17,7 @@ from chirp.ratelimit import Decision
 from chirp.services.errors import (
     Conflict,
     Forbidden,
+    Malformed,
     NotFound,
     RuleBroken,
     ServiceError,
@@ -30,6 +31,7 @@ logger = logging.getLogger("chirp.api")
 PROBLEM_JSON = "application/problem+json"
 
 _STATUS_OF: dict[type[ServiceError], tuple[int, str]] = {
+    Malformed: (400, "Bad Request"),
     RuleBroken: (422, "Unprocessable Content"),
     NotFound: (404, "Not Found"),
     Conflict: (409, "Conflict"),

@@ -8,6 +8,10 @@ class ServiceError(Exception):
     internals, and should say what to do about it."""
 
 
+class Malformed(ServiceError):
+    """The request cannot be understood (a search query with an unclosed quote…)."""
+
+
 class RuleBroken(ServiceError):
     """The request is well formed but breaks a rule (too long, following yourself…)."""
 

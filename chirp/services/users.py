@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from chirp import model
@@ -99,6 +99,11 @@ class UserService:
             )
         except Duplicate as exc:
             raise Conflict(f"that {exc.field} is taken") from None
+        try:
+            await self._announce_user(user)
+        except Unavailable:
+            await self._users.delete(user.user_id)
+            raise
         return UserView(user, 0, 0, 0), self._tokens.issue(user.user_id)
 
     async def login(self, username: str, password: str) -> Tokens:
@@ -172,13 +177,22 @@ class UserService:
                 model.profile_image_url(profile_image_url)
         except model.RuleError as exc:
             raise RuleBroken(str(exc)) from None
-        await self._users.update_profile(
-            user_id,
-            display_name=display_name,
-            bio=bio,
-            profile_image_url=profile_image_url,
-            region=region,
-        )
+        current = await self._users.get(user_id)
+        if current is None:
+            raise NotFound(f"there is no user {user_id}")
+        changes = {
+            name: value
+            for name, value in (
+                ("display_name", display_name),
+                ("bio", bio),
+                ("profile_image_url", profile_image_url),
+                ("region", region),
+            )
+            if value is not None
+        }
+        # Announced first, applied after: if the log is down nothing changes (503).
+        await self._announce_user(replace(current, **changes))
+        await self._users.update_profile(user_id, **changes)
         return await self.view(user_id)
 
     async def follow(self, follower_id: int, followee_id: int) -> None:
@@ -225,6 +239,19 @@ class UserService:
         graph_counts = await self._graph.counts(ids)
         tweet_counts = await self._tweets.tweet_counts(ids)
         return [UserView(u, *graph_counts[u.user_id], tweet_counts[u.user_id]) for u in users]
+
+    async def _announce_user(self, user: User) -> None:
+        """What search learns of an account."""
+        event = {
+            "user_id": user.user_id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "bio": user.bio,
+        }
+        try:
+            await self._log.publish("user_changed", user.user_id, event)
+        except LogUnavailable:
+            raise Unavailable("the change could not be recorded; try again") from None
 
     async def _publish(self, topic: str, follower_id: int, followee_id: int, **extra: int) -> None:
         event = {

@@ -56,6 +56,13 @@ class MemoryUserStore:
     async def password_hash(self, user_id: int) -> str | None:
         return self._hashes.get(user_id)
 
+    async def delete(self, user_id: int) -> None:
+        user = self._users.pop(user_id, None)
+        if user is not None:
+            del self._hashes[user_id]
+            del self._by_username[user.username.casefold()]
+            del self._by_email[user.email.casefold()]
+
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         if user_id in self._hashes:
             self._hashes[user_id] = password_hash

@@ -21,6 +21,7 @@ SMALL_TOPICS = {
     "like_removed": 2,
     "user_followed": 2,
     "user_unfollowed": 2,
+    "user_changed": 2,
 }
 
 
