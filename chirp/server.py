@@ -22,11 +22,13 @@ from chirp.services.fanout import FanoutService
 from chirp.services.feeds import FeedService
 from chirp.services.operations import OperationsService
 from chirp.services.ratelimits import RateLimits, RateLimitService
+from chirp.services.search import SearchService
 from chirp.services.trending import TrendingService
 from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService, utc_now
 from chirp.trending import TrendRules
 from chirp.workers.fanout import fanout_workers
+from chirp.workers.search import SearchWorkers
 from chirp.workers.trending import TrendingWorkers
 from storage.memory import (
     CacheTTL,
@@ -41,6 +43,7 @@ from storage.memory import (
     MemoryUserStore,
     Retention,
 )
+from storage.search_index import SearchIndex
 
 
 @dataclass(frozen=True)
@@ -192,9 +195,14 @@ def assemble(
         now=now,
     )
     trending_workers = TrendingWorkers(log, trending)
+    search = SearchService(
+        index=SearchIndex(), users=user_store, tweet_service=tweets, user_service=users
+    )
+    search_workers = SearchWorkers(log, search)
     groups = (
         fanout_workers(log, fanout, shards=settings.fanout_shards, **intensity),
         trending_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
+        search_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
     )
     system = ActorSystem(
         SupervisorSpec(
@@ -210,6 +218,7 @@ def assemble(
     log.attach(system)
     cache.attach(system)
     trending_workers.attach(system)
+    search_workers.attach(system)
     operations = OperationsService(
         system,
         admin_token,
@@ -233,6 +242,7 @@ def assemble(
         limits=limits,
         feeds=feeds,
         trending=trending,
+        search=search,
     )
     app = create_app(
         services,

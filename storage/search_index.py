@@ -11,7 +11,7 @@ import tantivy
 import trio
 from sortedcontainers import SortedDict
 
-WRITER_HEAP = 32_000_000
+WRITER_HEAP = 15_000_000  # bytes per writer: tantivy's floor; the commits are small
 DEEPEST = 1000  # results a query can page through: relevance is re-sorted in that window
 WORD = re.compile(r"\w+")
 
@@ -191,17 +191,18 @@ class SearchIndex:
 def _ranked(
     searcher: tantivy.Searcher, query: tantivy.Query, id_field: str, limit: int, offset: int
 ) -> list[int]:
-    """Relevance first and, among equal scores, the newer (higher) id: tantivy breaks ties
-    by its own document order, so the window up to this page is re-sorted here."""
-    wanted = min(offset + limit, DEEPEST)
-    if wanted <= offset:
+    """Relevance first and, among equal scores, the newer (higher) id. Tantivy breaks ties
+    by its own document order (oldest first), so a page cut from its top hits could hold
+    older ties and leave newer ones out: the whole window is taken and sorted here, every
+    page from the same order."""
+    if offset >= DEEPEST:
         return []
-    hits = searcher.search(query, wanted).hits
+    hits = searcher.search(query, DEEPEST).hits
     ranked = sorted(
         ((score, searcher.doc(address)[id_field][0]) for score, address in hits),
         key=lambda pair: (-pair[0], -pair[1]),
     )
-    return [found for _, found in ranked[offset:wanted]]
+    return [found for _, found in ranked[offset : offset + limit]]
 
 
 def _tweet_schema() -> tantivy.Schema:

@@ -13,6 +13,7 @@ from .clients import ClientAddress
 from .identity import bearer_token, current_user
 from .operations import operations_routes
 from .problems import install_problem_handlers, rate_limit_headers_for
+from .search import search_routes
 from .trending import trending_routes
 from .tweets import tweets_routes
 from .users import users_routes
@@ -84,4 +85,5 @@ def create_app(
     app.register_blueprint(users_routes(services.users))
     app.register_blueprint(tweets_routes(services))
     app.register_blueprint(trending_routes(services.trending))
+    app.register_blueprint(search_routes(services.search, services.users))
     return app

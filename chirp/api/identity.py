@@ -25,3 +25,9 @@ async def current_user(users: UserService) -> int:
         raise Unauthorized("sign in: send an access token as 'Authorization: Bearer …'")
     g.user_id = await users.authenticate(token)
     return g.user_id
+
+
+async def viewer(users: UserService) -> int | None:
+    """Who reads, for public reads: none without a token; a token sent must be valid, and
+    personalises (liked, retweeted)."""
+    return await current_user(users) if bearer_token() is not None else None

@@ -14,7 +14,7 @@ from chirp.services.tweets import TweetView
 
 from . import paging
 from .bodies import Invalid, StrictModel, json_body
-from .identity import bearer_token, current_user
+from .identity import current_user, viewer
 from .views import timestamp, tweet_json
 
 
@@ -36,10 +36,6 @@ def tweets_routes(services: Services) -> Blueprint:
         services.feeds,
     )
     routes = Blueprint("tweets", __name__, url_prefix="/api/v1")
-
-    async def viewer() -> int | None:
-        """Reading needs no token; a token sent must be valid, and personalises."""
-        return await current_user(users) if bearer_token() is not None else None
 
     @routes.post("/tweet")
     async def post() -> tuple[dict[str, Any], int]:
@@ -64,7 +60,7 @@ def tweets_routes(services: Services) -> Blueprint:
 
     @routes.get("/tweet/<tweet_id>")
     async def get(tweet_id: str) -> dict[str, Any]:
-        return tweet_json(await tweets.view(_tweet_id(tweet_id), viewer=await viewer()))
+        return tweet_json(await tweets.view(_tweet_id(tweet_id), viewer=await viewer(users)))
 
     @routes.patch("/tweet/<tweet_id>")
     async def edit(tweet_id: str) -> dict[str, Any]:
@@ -139,7 +135,7 @@ def tweets_routes(services: Services) -> Blueprint:
 
     async def list_args() -> dict[str, Any]:
         return {
-            "viewer": await viewer(),
+            "viewer": await viewer(users),
             "limit": paging.limit(),
             "max_id": paging.cursor("max_id"),
             "since_id": paging.cursor("since_id"),

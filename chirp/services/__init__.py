@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .feeds import FeedService
 from .operations import OperationsService
 from .ratelimits import RateLimitService
+from .search import SearchService
 from .trending import TrendingService
 from .tweets import TweetService
 from .users import UserService
@@ -22,3 +23,4 @@ class Services:
     limits: RateLimitService
     feeds: FeedService
     trending: TrendingService
+    search: SearchService

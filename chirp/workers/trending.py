@@ -8,7 +8,6 @@ from typing import Any
 
 from actors import (
     Actor,
-    ActorRef,
     ActorSpec,
     ActorSystem,
     AskFailed,
@@ -19,6 +18,8 @@ from actors import (
 from chirp.services.trending import TRENDING_TOPICS, TrendingService
 from storage.consumer import consumer_group
 from storage.protocols import EventLog, Record
+
+from .refs import LateRefs
 
 RESCORE_EVERY = 60.0  # seconds: scores decay, and cold tags leave, once a minute
 
@@ -48,8 +49,7 @@ class TrendingWorkers:
     def __init__(self, log: EventLog, service: TrendingService) -> None:
         self._log = log
         self._service = service
-        self._system: ActorSystem | None = None
-        self._tables: list[ActorRef] = []
+        self._tables = LateRefs([self.table_name(t) for t in service.tables])
 
     @staticmethod
     def table_name(table: str) -> str:
@@ -61,7 +61,7 @@ class TrendingWorkers:
             for t in self._service.tables
         ]
         ticker = ActorSpec(
-            "trending.ticker", lambda: Ticker(self._table_refs, ("rescore",), RESCORE_EVERY)
+            "trending.ticker", lambda: Ticker(self._tables, ("rescore",), RESCORE_EVERY)
         )
         groups = [
             consumer_group(
@@ -80,17 +80,11 @@ class TrendingWorkers:
         )
 
     def attach(self, system: ActorSystem) -> None:
-        self._system = system
-
-    def _table_refs(self) -> list[ActorRef]:
-        # Taken once the tables run: they may start after assembly (`start_consumers`).
-        if not self._tables and self._system is not None:
-            self._tables = [self._system.ref(self.table_name(t)) for t in self._service.tables]
-        return self._tables
+        self._tables.attach(system)
 
     async def _handle(self, records: Sequence[Record]) -> None:
         changes = await self._service.changes(records)
-        tables = zip(self._table_refs(), self._service.tables, strict=True)
+        tables = zip(self._tables(), self._service.tables, strict=True)
         answers = await ask_all([(ref, ("apply", changes[t])) for ref, t in tables])
         for answer in answers:
             if isinstance(answer, AskFailed):
