@@ -46,6 +46,25 @@ class Tweet:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """Something that happened to ``user_id``'s account or tweets, done by ``actor_id``."""
+
+    notification_id: int  # a Snowflake: orders the inbox and pages it
+    user_id: int  # who is told
+    kind: str  # mention | reply | like | retweet | follow
+    actor_id: int
+    tweet_id: int | None
+    created_at: datetime
+    key: str  # the event it came from: one notification per event and recipient
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationPreferences:
+    kinds: frozenset[str] = frozenset({"mention", "reply", "like", "retweet", "follow"})
+    only_following: bool = False  # only from accounts the user follows
+
+
+@dataclass(frozen=True, slots=True)
 class Trend:
     """A hashtag in a trending table (the seed's ``trending:{region}``)."""
 

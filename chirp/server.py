@@ -20,14 +20,17 @@ from chirp.services import Services
 from chirp.services.auth import PasswordPolicy, Passwords, TokenIssuer, TokenPolicy
 from chirp.services.fanout import FanoutService
 from chirp.services.feeds import FeedService
+from chirp.services.notifications import NotificationService
 from chirp.services.operations import OperationsService
 from chirp.services.ratelimits import RateLimits, RateLimitService
 from chirp.services.search import SearchService
+from chirp.services.stream import Hub
 from chirp.services.trending import TrendingService
 from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService, utc_now
 from chirp.trending import TrendRules
 from chirp.workers.fanout import fanout_workers
+from chirp.workers.notify import notify_workers
 from chirp.workers.search import SearchWorkers
 from chirp.workers.trending import TrendingWorkers
 from storage.memory import (
@@ -37,6 +40,7 @@ from storage.memory import (
     MemoryEventLog,
     MemoryFeedCache,
     MemoryGraphStore,
+    MemoryNotificationStore,
     MemoryRateLimitStore,
     MemoryTrendStore,
     MemoryTweetStore,
@@ -57,6 +61,7 @@ class Stores:
     engagement: MemoryEngagementStore
     activity: MemoryActivityStore
     trends: MemoryTrendStore
+    notifications: MemoryNotificationStore
     cache: MemoryFeedCache
 
 
@@ -132,6 +137,7 @@ def assemble(
         engagement=MemoryEngagementStore(),
         activity=MemoryActivityStore(),
         trends=MemoryTrendStore(),
+        notifications=MemoryNotificationStore(),
         cache=cache,
     )
     user_store, tweet_store, graph_store = stores.users, stores.tweets, stores.graph
@@ -158,19 +164,22 @@ def assemble(
             )
         ),
     )
+    # One generator for every id this process makes: two would repeat each other.
+    ids = SnowflakeGenerator(settings.worker_id, clock_ms=lambda: int(now().timestamp() * 1000))
+    hub = Hub()
     tweets = TweetService(
         tweets=tweet_store,
         users=user_store,
         engagement=stores.engagement,
         log=log,
-        ids=SnowflakeGenerator(settings.worker_id, clock_ms=lambda: int(now().timestamp() * 1000)),
+        ids=ids,
         spam=SpamPolicy(max_links=settings.spam_max_links),
         cache=cache,
         now=now,
     )
     policy = fanout_policy(settings)
     fanout = FanoutService(
-        graph=graph_store, tweets=tweet_store, users=users, cache=cache, policy=policy
+        graph=graph_store, tweets=tweet_store, users=users, cache=cache, policy=policy, hub=hub
     )
     feeds = FeedService(
         cache=cache,
@@ -199,10 +208,19 @@ def assemble(
         index=SearchIndex(), users=user_store, tweet_service=tweets, user_service=users
     )
     search_workers = SearchWorkers(log, search)
+    notifications = NotificationService(
+        store=stores.notifications,
+        users=user_store,
+        tweets=tweet_store,
+        graph=graph_store,
+        ids=ids,
+        hub=hub,
+    )
     groups = (
         fanout_workers(log, fanout, shards=settings.fanout_shards, **intensity),
         trending_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
         search_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
+        notify_workers(log, notifications, shards=settings.fanout_shards, **intensity),
     )
     system = ActorSystem(
         SupervisorSpec(
@@ -243,6 +261,7 @@ def assemble(
         feeds=feeds,
         trending=trending,
         search=search,
+        notifications=notifications,
     )
     app = create_app(
         services,

@@ -6,7 +6,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from chirp.model import Page, Trend, Tweet, TweetVersion, User
+from chirp.model import (
+    Notification,
+    NotificationPreferences,
+    Page,
+    Trend,
+    Tweet,
+    TweetVersion,
+    User,
+)
 from chirp.ratelimit import Decision
 
 
@@ -394,3 +402,30 @@ class TweetTags(NamedTuple):
     author_id: int
     at: float  # when it was posted, seconds since the epoch
     hashtags: tuple[str, ...]  # () for a deleted tweet
+
+
+class NotificationStore(Protocol):
+    """Inboxes (newest first, capped) with a read watermark each, and preferences."""
+
+    async def add(self, notifications: Iterable[Notification]) -> list[Notification]:
+        """Store them; those whose ``key`` an inbox already holds are skipped (a
+        redelivered event notifies once). Returns the ones added."""
+        ...
+
+    async def inbox(
+        self, user_id: int, *, limit: int, max_id: int | None = None
+    ) -> list[Notification]:
+        """Newest first, none above ``max_id``."""
+        ...
+
+    async def mark_read(self, user_id: int, up_to_id: int) -> None:
+        """Everything up to and including ``up_to_id`` is read (the mark never moves back)."""
+        ...
+
+    async def read_up_to(self, user_id: int) -> int: ...
+
+    async def unread(self, user_id: int) -> int: ...
+
+    async def preferences(self, user_id: int) -> NotificationPreferences: ...
+
+    async def set_preferences(self, user_id: int, preferences: NotificationPreferences) -> None: ...

@@ -11,6 +11,7 @@ from chirp.services import Services
 from .auth import auth_routes
 from .clients import ClientAddress
 from .identity import bearer_token, current_user
+from .notifications import notifications_routes
 from .operations import operations_routes
 from .problems import install_problem_handlers, rate_limit_headers_for
 from .search import search_routes
@@ -86,4 +87,5 @@ def create_app(
     app.register_blueprint(tweets_routes(services))
     app.register_blueprint(trending_routes(services.trending))
     app.register_blueprint(search_routes(services.search, services.users))
+    app.register_blueprint(notifications_routes(services.notifications, services.users))
     return app

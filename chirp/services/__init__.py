@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .feeds import FeedService
+from .notifications import NotificationService
 from .operations import OperationsService
 from .ratelimits import RateLimitService
 from .search import SearchService
@@ -24,3 +25,4 @@ class Services:
     feeds: FeedService
     trending: TrendingService
     search: SearchService
+    notifications: NotificationService

@@ -9,6 +9,7 @@ from typing import Any
 from chirp.fanout_policy import FanoutPolicy, Tier
 from storage.protocols import FeedCache, GraphStore, Record, TweetStore
 
+from .stream import Hub
 from .tweet_cache import tombstones, version_of
 from .users import UserService
 
@@ -38,7 +39,9 @@ class FanoutService:
         users: UserService,
         cache: FeedCache,
         policy: FanoutPolicy = FanoutPolicy(),
+        hub: Hub | None = None,
     ) -> None:
+        self._hub = hub or Hub()
         self._graph = graph
         self._tweets = tweets
         self._users = users
@@ -71,18 +74,28 @@ class FanoutService:
         counts = await self._graph.counts({author for author, _ in tweets})
         entries: list[tuple[int, int]] = []
         pulled: list[tuple[int, int]] = []
+        told: list[tuple[int, int]] = []  # (user, tweet) for open streams
+        hub = self._hub
         for author_id, tweet_id in tweets:
             tier = self._policy.tier_for(counts[author_id][0])
             entries.append((author_id, tweet_id))
             self.writes[tier] += 1
+            if hub.listening(author_id):
+                told.append((author_id, tweet_id))
             if tier is Tier.PULL:
                 pulled.append((author_id, tweet_id))
+                # Merged at read time, but new in their feeds all the same.
+                for listener in hub.listeners():
+                    if await self._graph.is_following(listener, author_id):
+                        told.append((listener, tweet_id))
                 continue
             async for page in self._followers(author_id):
                 if tier is Tier.PUSH_ACTIVE:
                     active = await self._users.active_among(page, self._policy.active_window)
                     page = [f for f in page if f in active]
                 entries.extend([(follower, tweet_id) for follower in page])
+                if hub.listeners():
+                    told.extend((f, tweet_id) for f in page if hub.listening(f))
                 self.writes[tier] += len(page)
                 if len(entries) >= FLUSH_AT:
                     await self._cache.push(entries)
@@ -90,6 +103,8 @@ class FanoutService:
         if self._policy.cache_pulled:
             await self._cache.celeb_push(pulled)
         await self._cache.push(entries)
+        for user_id, tweet_id in told:
+            self._hub.publish(user_id, {"type": "feed", "tweet_id": str(tweet_id)})
 
     async def withdraw(self, author_id: int, tweet_id: int) -> None:
         """Take a deleted tweet out of every feed it may have reached."""

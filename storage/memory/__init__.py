@@ -6,6 +6,7 @@ from .engagement import MemoryEngagementStore as MemoryEngagementStore
 from .eventlog import MemoryEventLog as MemoryEventLog
 from .feedcache import MemoryFeedCache as MemoryFeedCache
 from .graph import MemoryGraphStore as MemoryGraphStore
+from .notifications import MemoryNotificationStore as MemoryNotificationStore
 from .partition import Retention as Retention
 from .ratelimits import MemoryRateLimitStore as MemoryRateLimitStore
 from .trends import MemoryTrendStore as MemoryTrendStore
