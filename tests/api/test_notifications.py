@@ -1,0 +1,248 @@
+"""Notifications through the real app: who is told, preferences, grouping, read marks, and
+the live stream over a real socket."""
+
+from __future__ import annotations
+
+import random
+from functools import partial
+from typing import Any
+
+import trio
+import trio.testing
+
+from actors import ActorUnavailable
+from chirp.server import Chirp, Running, serve
+from chirp.services.notifications import NOTIFY_TOPICS
+
+from .conftest import fast_settings, running, sign_up
+
+
+async def settled(chirp: Chirp) -> None:
+    await trio.testing.wait_all_tasks_blocked()
+    for topic in NOTIFY_TOPICS:
+        assert sum(await chirp.log.lag("notify", topic)) == 0
+
+
+async def act(chirp: Chirp, method: str, path: str, headers: dict, **body: Any) -> Any:
+    response = await getattr(chirp.app.test_client(), method)(
+        path, headers=headers, **({"json": body} if body else {})
+    )
+    assert response.status_code < 300, await response.get_data()
+    return await response.get_json() if response.status_code != 204 else None
+
+
+async def inbox(chirp: Chirp, headers: dict, **params: Any) -> dict[str, Any]:
+    await settled(chirp)
+    response = await chirp.app.test_client().get(
+        "/api/v1/notifications", headers=headers, query_string=params
+    )
+    assert response.status_code == 200, await response.get_data()
+    return await response.get_json()
+
+
+def kinds(body: dict[str, Any]) -> list[tuple[str, str, int]]:
+    return [(n["type"], n["actor"]["username"], n["count"]) for n in body["notifications"]]
+
+
+async def test_each_kind_of_event_tells_its_target_and_nobody_is_told_of_their_own(
+    chirp: Chirp,
+) -> None:
+    alice_id, alice = await sign_up(chirp, "alice")
+    _, bob = await sign_up(chirp, "bob")
+    await act(chirp, "post", f"/api/v1/users/{alice_id}/follow", bob)
+    tweet = await act(chirp, "post", "/api/v1/tweet", alice, content="hello @bob, @alice here")
+    tid = tweet["tweet_id"]
+    await act(chirp, "post", "/api/v1/tweet", bob, content="hi!", reply_to_tweet_id=tid)
+    await act(chirp, "post", f"/api/v1/tweet/{tid}/like", bob)
+    await act(chirp, "post", f"/api/v1/tweet/{tid}/retweet", bob)
+    await act(chirp, "post", f"/api/v1/tweet/{tid}/like", alice)  # her own: nobody is told
+    body = await inbox(chirp, alice)
+    assert kinds(body) == [
+        ("retweet", "bob", 1),
+        ("like", "bob", 1),
+        ("reply", "bob", 1),
+        ("follow", "bob", 1),
+    ]
+    assert body["unread_count"] == 4 and body["next_cursor"] is None
+    assert kinds(await inbox(chirp, bob)) == [("mention", "alice", 1)]
+
+
+async def test_likes_of_one_tweet_are_grouped_and_pages_follow_the_cursor(chirp: Chirp) -> None:
+    _, alice = await sign_up(chirp, "alice")
+    fans = [(await sign_up(chirp, f"fan{n}"))[1] for n in range(3)]
+    tweet = await act(chirp, "post", "/api/v1/tweet", alice, content="like me")
+    for fan in fans:
+        await act(chirp, "post", f"/api/v1/tweet/{tweet['tweet_id']}/like", fan)
+    other = await act(chirp, "post", "/api/v1/tweet", alice, content="me too")
+    await act(chirp, "post", f"/api/v1/tweet/{other['tweet_id']}/like", fans[0])
+    body = await inbox(chirp, alice)
+    assert [(n["group_key"], n["count"]) for n in body["notifications"]] == [
+        (f"like:{other['tweet_id']}", 1),
+        (f"like:{tweet['tweet_id']}", 3),
+    ]
+    first = await inbox(chirp, alice, limit=1)
+    assert len(first["notifications"]) == 1 and first["next_cursor"] is not None
+    rest = await inbox(chirp, alice, limit=1, cursor=first["next_cursor"])
+    assert [n["group_key"] for n in rest["notifications"]] == [f"like:{tweet['tweet_id']}"]
+
+
+async def test_marking_read_and_the_unread_count(chirp: Chirp) -> None:
+    alice_id, alice = await sign_up(chirp, "alice")
+    followers = [(await sign_up(chirp, f"f{n}"))[1] for n in range(3)]
+    for headers in followers:
+        await act(chirp, "post", f"/api/v1/users/{alice_id}/follow", headers)
+    body = await inbox(chirp, alice)
+    assert body["unread_count"] == 3
+    middle = body["notifications"][1]["notification_id"]
+    read = await act(chirp, "post", "/api/v1/notifications/read", alice, up_to_id=middle)
+    assert read == {"unread_count": 1}
+    body = await inbox(chirp, alice)
+    assert [n["read"] for n in body["notifications"]] == [False, True, True]
+
+
+async def test_preferences_filter_what_is_stored(chirp: Chirp) -> None:
+    alice_id, alice = await sign_up(chirp, "alice")
+    bob_id, bob = await sign_up(chirp, "bob")
+    _, carol = await sign_up(chirp, "carol")
+    prefs = await act(
+        chirp,
+        "patch",
+        "/api/v1/users/me/notification_preferences",
+        alice,
+        kinds=["mention", "follow"],
+        only_following=True,
+    )
+    assert prefs == {"kinds": ["follow", "mention"], "only_following": True}
+    await act(chirp, "post", f"/api/v1/users/{bob_id}/follow", alice)
+    tweet = await act(chirp, "post", "/api/v1/tweet", alice, content="mine")
+    await act(chirp, "post", f"/api/v1/tweet/{tweet['tweet_id']}/like", bob)  # likes: off
+    await act(chirp, "post", "/api/v1/tweet", bob, content="hey @alice")  # followed: told
+    await act(chirp, "post", "/api/v1/tweet", carol, content="hey @alice")  # not followed
+    await act(chirp, "post", f"/api/v1/users/{alice_id}/follow", carol)  # not followed
+    assert kinds(await inbox(chirp, alice)) == [("mention", "bob", 1)]
+
+
+async def test_bad_input_is_refused_with_problems(chirp: Chirp) -> None:
+    _, alice = await sign_up(chirp, "alice")
+    client = chirp.app.test_client()
+    cases = [
+        ("get", "/api/v1/notifications", {}, None, 401),
+        ("get", "/api/v1/notifications?limit=-1", alice, None, 400),
+        ("post", "/api/v1/notifications/read", alice, {"up_to_id": "x1"}, 422),
+        ("post", "/api/v1/notifications/read", alice, {"up_to_id": 5}, 422),
+        ("patch", "/api/v1/users/me/notification_preferences", alice, {"kinds": ["spam"]}, 422),
+        ("patch", "/api/v1/users/me/notification_preferences", alice, {"mute": True}, 422),
+        ("get", "/api/v1/stream", {}, None, 401),
+    ]
+    for method, path, headers, body, status in cases:
+        kwargs = {"headers": headers} | ({"json": body} if body is not None else {})
+        response = await getattr(client, method)(path, **kwargs)
+        assert response.status_code == status, (path, body, await response.get_data())
+        assert response.content_type == "application/problem+json"
+
+
+async def test_killing_the_notifiers_mid_stream_loses_and_doubles_nothing(
+    nursery: trio.Nursery,
+) -> None:
+    """The embedded stores answer without yielding, so a consumer could never be killed
+    half-way through a batch; here they yield on every call, as a remote store's would,
+    and the chaos task's kills land inside batches."""
+    both = [await running(nursery, max_restarts=1_000_000) for _ in range(2)]
+    calm, chaos = both
+    for c in both:
+        service = c.services.notifications
+        service._store = Yielding(service._store)  # type: ignore[assignment]
+        service._tweets = Yielding(service._tweets)  # type: ignore[assignment]
+    victims = [n for n in leaf_actors(chaos.system.tree()) if n.startswith("notify.")]
+    rng = random.Random(11)
+    users = [[await sign_up(c, f"u{n}") for n in range(8)] for c in both]
+    posted: list[list[str]] = [[], []]
+    kills = 0
+
+    async def chaos_monkey(scope: trio.CancelScope) -> None:
+        nonlocal kills
+        with scope:
+            while True:
+                for _ in range(rng.randrange(1, 12)):
+                    await trio.lowlevel.checkpoint()
+                try:
+                    chaos.system.kill(rng.choice(victims))
+                    kills += 1
+                except ActorUnavailable:
+                    pass
+
+    monkey = trio.CancelScope()
+    nursery.start_soon(chaos_monkey, monkey)
+    for step in range(200):
+        a, b, action = rng.randrange(8), rng.randrange(8), rng.random()
+        pick = rng.randrange(len(posted[0])) if posted[0] else 0
+        for c, people, mine in zip(both, users, posted, strict=True):
+            (_, actor), (target_id, _) = people[a], people[b]
+            if action < 0.3 and mine:
+                await act(c, "post", f"/api/v1/tweet/{mine[pick]}/like", actor)
+            elif action < 0.4 and a != b:
+                await act(c, "post", f"/api/v1/users/{target_id}/follow", actor)
+            else:
+                text = f"{step} hi @u{b}"
+                mine.append(
+                    (await act(c, "post", "/api/v1/tweet", actor, content=text))["tweet_id"]
+                )
+    monkey.cancel()
+    assert kills > 30
+    while chaos.system.unavailable():
+        await trio.sleep(0.01)
+    for n in range(8):
+        got = [
+            await inbox(c, people[n][1], limit=100) for c, people in zip(both, users, strict=True)
+        ]
+        assert [kinds(g) for g in got[0:1]] == [kinds(g) for g in got[1:2]], n
+        assert got[0]["unread_count"] == got[1]["unread_count"]
+
+
+async def test_the_stream_delivers_a_mention_to_a_connected_client() -> None:
+    """A real client on a loopback socket (plain HTTP/1.1, read as it arrives)."""
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        live: Running = await nursery.start(
+            partial(serve, fast_settings(port=0), shutdown_trigger=stop.wait)
+        )
+        _, alice = await sign_up(live.chirp, "alice")
+        _, bob = await sign_up(live.chirp, "bob")
+        host, port = live.url.removeprefix("http://").rsplit(":", 1)
+        with trio.fail_after(10):
+            stream = await trio.open_tcp_stream(host, int(port))
+            async with stream:
+                await stream.send_all(
+                    b"GET /api/v1/stream HTTP/1.1\r\nHost: chirp\r\n"
+                    + f"Authorization: {bob['Authorization']}\r\n\r\n".encode()
+                )
+                received = b""
+                while b": connected" not in received:
+                    received += await stream.receive_some()
+                assert received.startswith(b"HTTP/1.1 200") and b"text/event-stream" in received
+                await act(live.chirp, "post", "/api/v1/tweet", alice, content="hi @bob")
+                while b'"kind": "mention"' not in received:
+                    received += await stream.receive_some()
+        stop.set()
+
+
+class Yielding:
+    """A store whose every call first lets other tasks run, as network I/O would."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            await trio.lowlevel.checkpoint()
+            return await method(*args, **kwargs)
+
+        return call
+
+
+def leaf_actors(node: dict[str, Any]) -> list[str]:
+    if node["kind"] != "supervisor":
+        return [node["name"]]
+    return [name for child in node["children"] for name in leaf_actors(child)]
