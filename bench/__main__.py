@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import actors, feed, write
+from bench import actors, feed, read, write
 
 
 def main() -> None:
@@ -34,11 +34,20 @@ def main() -> None:
     feeds.add_argument("--writers", type=int, default=64)
     feeds.add_argument("--active", type=float, default=0.5, help="share of users active")
     feeds.add_argument("--cache-nodes", type=int, default=3)
+    reads = scenarios.add_parser(
+        "read", help="trending, search and notification reads; search indexing lag"
+    )
+    reads.add_argument("--users", type=int, default=2_000)
+    reads.add_argument("--tweets", type=int, default=20_000)
+    reads.add_argument("--reads", type=int, default=5_000, help="per kind of read")
+    reads.add_argument("--burst", type=int, default=1_000, help="tweets in the lag burst")
     args = top.parse_args()
     if args.scenario == "actors":
         actors.main(args.messages, args.events, args.repeat)
     elif args.scenario == "write":
         write.main(args.tweets, args.repeat)
+    elif args.scenario == "read":
+        read.main(args.users, args.tweets, args.reads, args.burst)
     elif args.scenario == "feed":
         feed.main(
             graphs=args.graph or ["reed98", "power-law"],

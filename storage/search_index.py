@@ -193,13 +193,18 @@ def _ranked(
 ) -> list[int]:
     """Relevance first and, among equal scores, the newer (higher) id. Tantivy breaks ties
     by its own document order (oldest first), so a page cut from its top hits could hold
-    older ties and leave newer ones out: the whole window is taken and sorted here, every
-    page from the same order."""
+    older ties and leave newer ones out: the window is widened until the hit after it
+    scores lower, then sorted here, every page from the same order."""
     if offset >= DEEPEST:
         return []
-    hits = searcher.search(query, DEEPEST).hits
+    window = offset + limit
+    while True:
+        hits = searcher.search(query, window + 1).hits
+        if len(hits) <= window or hits[window - 1][0] > hits[window][0] or window >= DEEPEST:
+            break
+        window = min(2 * window, DEEPEST)
     ranked = sorted(
-        ((score, searcher.doc(address)[id_field][0]) for score, address in hits),
+        ((score, searcher.doc(address)[id_field][0]) for score, address in hits[:window]),
         key=lambda pair: (-pair[0], -pair[1]),
     )
     return [found for _, found in ranked[offset : offset + limit]]
