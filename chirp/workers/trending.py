@@ -21,7 +21,9 @@ from storage.protocols import EventLog, Record
 
 from .refs import LateRefs
 
-RESCORE_EVERY = 60.0  # seconds: scores decay, and cold tags leave, once a minute
+#: Seconds: scores decay, and cold tags leave, once a minute, on the minute (a restarted
+#: ticker keeps the beat, so when tags enter and leave does not depend on restarts).
+RESCORE_EVERY = 60.0
 
 
 class TrendTable(Actor):
@@ -61,7 +63,8 @@ class TrendingWorkers:
             for t in self._service.tables
         ]
         ticker = ActorSpec(
-            "trending.ticker", lambda: Ticker(self._tables, ("rescore",), RESCORE_EVERY)
+            "trending.ticker",
+            lambda: Ticker(self._tables, ("rescore",), RESCORE_EVERY, aligned=True),
         )
         groups = [
             consumer_group(

@@ -200,14 +200,17 @@ async def test_killing_the_notifiers_mid_stream_loses_and_doubles_nothing(
 
 
 async def test_the_stream_delivers_a_mention_to_a_connected_client() -> None:
-    """A real client on a loopback socket (plain HTTP/1.1, read as it arrives)."""
+    """A real client on a loopback socket (plain HTTP/1.1, read as it arrives) gets the
+    mention and the new entry in its feed."""
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
         live: Running = await nursery.start(
             partial(serve, fast_settings(port=0), shutdown_trigger=stop.wait)
         )
-        _, alice = await sign_up(live.chirp, "alice")
+        alice_id, alice = await sign_up(live.chirp, "alice")
         _, bob = await sign_up(live.chirp, "bob")
+        await act(live.chirp, "post", f"/api/v1/users/{alice_id}/follow", bob)
+        await act(live.chirp, "get", "/api/v1/feed", bob)  # bob's feed is cached: pushed to
         host, port = live.url.removeprefix("http://").rsplit(":", 1)
         with trio.fail_after(10):
             stream = await trio.open_tcp_stream(host, int(port))
@@ -221,7 +224,7 @@ async def test_the_stream_delivers_a_mention_to_a_connected_client() -> None:
                     received += await stream.receive_some()
                 assert received.startswith(b"HTTP/1.1 200") and b"text/event-stream" in received
                 await act(live.chirp, "post", "/api/v1/tweet", alice, content="hi @bob")
-                while b'"kind": "mention"' not in received:
+                while b'"kind": "mention"' not in received or b"event: feed" not in received:
                     received += await stream.receive_some()
         stop.set()
 
