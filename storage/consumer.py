@@ -117,3 +117,29 @@ def consumer_group(
         max_restarts=max_restarts,
         within=within,
     )
+
+
+def consumer_groups(
+    log: EventLog,
+    *,
+    group: str,
+    topics: Sequence[str],
+    shards: int,
+    handler: Handler,
+    max_restarts: int = 100,
+    within: float = 10.0,
+) -> list[SupervisorSpec]:
+    """One `consumer_group` per topic, each of up to ``shards`` members (no more than the
+    topic has partitions)."""
+    return [
+        consumer_group(
+            log,
+            group=group,
+            topic=topic,
+            members=min(shards, log.topics[topic]),
+            handler=handler,
+            max_restarts=max_restarts,
+            within=within,
+        )
+        for topic in topics
+    ]

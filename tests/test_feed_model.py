@@ -37,6 +37,7 @@ from chirp.services.errors import RuleBroken
 from chirp.services.fanout import FANOUT_TOPICS
 from chirp.services.feeds import FEED_LENGTH
 from tests.api.conftest import running
+from tests.chaos import leaf_actors
 
 T = TypeVar("T")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -320,12 +321,6 @@ class Feeds(RuleBasedStateMachine):
     def tweet_id(self, pick: int) -> int:
         ids = sorted(self.model.tweets)
         return ids[pick % len(ids)]
-
-
-def leaf_actors(node: dict[str, Any]) -> list[str]:
-    if node["kind"] != "supervisor":
-        return [node["name"]]
-    return [name for child in node["children"] for name in leaf_actors(child)]
 
 
 TestFeedsMatchTheModel = Feeds.TestCase

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actors import SupervisorSpec
 from chirp.services.notifications import NOTIFY_TOPICS, NotificationService
-from storage.consumer import consumer_group
+from storage.consumer import consumer_groups
 from storage.protocols import EventLog
 
 
@@ -19,16 +19,13 @@ def notify_workers(
     """Group ``notify``: per topic, up to ``shards`` consumers. The inboxes live in the
     store and every notification is keyed by its event, so a consumer killed mid-batch
     is restarted, gets the batch again, and notifies nobody twice."""
-    groups = [
-        consumer_group(
-            log,
-            group="notify",
-            topic=topic,
-            members=min(shards, log.topics[topic]),
-            handler=service.deliver,
-            max_restarts=max_restarts,
-            within=within,
-        )
-        for topic in NOTIFY_TOPICS
-    ]
+    groups = consumer_groups(
+        log,
+        group="notify",
+        topics=NOTIFY_TOPICS,
+        shards=shards,
+        handler=service.deliver,
+        max_restarts=max_restarts,
+        within=within,
+    )
     return SupervisorSpec("notify", groups, max_restarts=max_restarts, within=within)

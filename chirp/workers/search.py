@@ -7,7 +7,7 @@ from typing import Any
 
 from actors import Actor, ActorSpec, ActorSystem, SupervisorSpec, Ticker
 from chirp.services.search import SEARCH_TOPICS, SearchService
-from storage.consumer import consumer_group
+from storage.consumer import consumer_groups
 from storage.protocols import EventLog, Record
 from storage.search_index import SearchIndex
 
@@ -47,16 +47,15 @@ class SearchWorkers:
             ActorSpec("search.ticker", lambda: Ticker(self._indexer, ("commit",), REFRESH_EVERY)),
         ]
         children.extend(
-            consumer_group(
+            consumer_groups(
                 self._log,
                 group="search",
-                topic=topic,
-                members=min(shards, self._log.topics[topic]),
+                topics=SEARCH_TOPICS,
+                shards=shards,
                 handler=self._handle,
                 max_restarts=max_restarts,
                 within=within,
             )
-            for topic in SEARCH_TOPICS
         )
         return SupervisorSpec("search", children, max_restarts=max_restarts, within=within)
 

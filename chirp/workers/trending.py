@@ -16,7 +16,7 @@ from actors import (
     ask_all,
 )
 from chirp.services.trending import TRENDING_TOPICS, TrendingService
-from storage.consumer import consumer_group
+from storage.consumer import consumer_groups
 from storage.protocols import EventLog, Record
 
 from .refs import LateRefs
@@ -66,18 +66,15 @@ class TrendingWorkers:
             "trending.ticker",
             lambda: Ticker(self._tables, ("rescore",), RESCORE_EVERY, aligned=True),
         )
-        groups = [
-            consumer_group(
-                self._log,
-                group="trending",
-                topic=topic,
-                members=min(shards, self._log.topics[topic]),
-                handler=self._handle,
-                max_restarts=max_restarts,
-                within=within,
-            )
-            for topic in TRENDING_TOPICS
-        ]
+        groups = consumer_groups(
+            self._log,
+            group="trending",
+            topics=TRENDING_TOPICS,
+            shards=shards,
+            handler=self._handle,
+            max_restarts=max_restarts,
+            within=within,
+        )
         return SupervisorSpec(
             "trending", [*tables, ticker, *groups], max_restarts=max_restarts, within=within
         )

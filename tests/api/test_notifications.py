@@ -10,25 +10,18 @@ from typing import Any
 import trio
 import trio.testing
 
-from actors import ActorUnavailable
 from chirp.server import Chirp, Running, serve
 from chirp.services.notifications import NOTIFY_TOPICS
+from tests.chaos import ChaosMonkey, leaf_actors
 
 from .conftest import fast_settings, running, sign_up
+from .test_feed import act
 
 
 async def settled(chirp: Chirp) -> None:
     await trio.testing.wait_all_tasks_blocked()
     for topic in NOTIFY_TOPICS:
         assert sum(await chirp.log.lag("notify", topic)) == 0
-
-
-async def act(chirp: Chirp, method: str, path: str, headers: dict, **body: Any) -> Any:
-    response = await getattr(chirp.app.test_client(), method)(
-        path, headers=headers, **({"json": body} if body else {})
-    )
-    assert response.status_code < 300, await response.get_data()
-    return await response.get_json() if response.status_code != 204 else None
 
 
 async def inbox(chirp: Chirp, headers: dict, **params: Any) -> dict[str, Any]:
@@ -157,40 +150,25 @@ async def test_killing_the_notifiers_mid_stream_loses_and_doubles_nothing(
     rng = random.Random(11)
     users = [[await sign_up(c, f"u{n}") for n in range(8)] for c in both]
     posted: list[list[str]] = [[], []]
-    kills = 0
-
-    async def chaos_monkey(scope: trio.CancelScope) -> None:
-        nonlocal kills
-        with scope:
-            while True:
-                for _ in range(rng.randrange(1, 12)):
-                    await trio.lowlevel.checkpoint()
-                try:
-                    chaos.system.kill(rng.choice(victims))
-                    kills += 1
-                except ActorUnavailable:
-                    pass
-
-    monkey = trio.CancelScope()
-    nursery.start_soon(chaos_monkey, monkey)
-    for step in range(200):
-        a, b, action = rng.randrange(8), rng.randrange(8), rng.random()
-        pick = rng.randrange(len(posted[0])) if posted[0] else 0
-        for c, people, mine in zip(both, users, posted, strict=True):
-            (_, actor), (target_id, _) = people[a], people[b]
-            if action < 0.3 and mine:
-                await act(c, "post", f"/api/v1/tweet/{mine[pick]}/like", actor)
-            elif action < 0.4 and a != b:
-                await act(c, "post", f"/api/v1/users/{target_id}/follow", actor)
-            else:
-                text = f"{step} hi @u{b}"
-                mine.append(
-                    (await act(c, "post", "/api/v1/tweet", actor, content=text))["tweet_id"]
-                )
-    monkey.cancel()
-    assert kills > 30
-    while chaos.system.unavailable():
-        await trio.sleep(0.01)
+    monkey = ChaosMonkey(chaos.system, victims, random.Random(1))
+    async with monkey.loose():
+        for step in range(200):
+            a, b, action = rng.randrange(8), rng.randrange(8), rng.random()
+            pick = rng.randrange(len(posted[0])) if posted[0] else 0
+            for c, people, mine in zip(both, users, posted, strict=True):
+                (_, actor), (target_id, _) = people[a], people[b]
+                if action < 0.3 and mine:
+                    await act(c, "post", f"/api/v1/tweet/{mine[pick]}/like", actor)
+                elif action < 0.4 and a != b:
+                    await act(c, "post", f"/api/v1/users/{target_id}/follow", actor)
+                else:
+                    text = f"{step} hi @u{b}"
+                    mine.append(
+                        (await act(c, "post", "/api/v1/tweet", actor, content=text))["tweet_id"]
+                    )
+    assert monkey.kills > 30
+    await trio.testing.wait_all_tasks_blocked()
+    assert not chaos.system.unavailable(), "every actor restarted"
     for n in range(8):
         got = [
             await inbox(c, people[n][1], limit=100) for c, people in zip(both, users, strict=True)
@@ -243,9 +221,3 @@ class Yielding:
             return await method(*args, **kwargs)
 
         return call
-
-
-def leaf_actors(node: dict[str, Any]) -> list[str]:
-    if node["kind"] != "supervisor":
-        return [node["name"]]
-    return [name for child in node["children"] for name in leaf_actors(child)]

@@ -8,9 +8,9 @@ from typing import Any
 import trio
 import trio.testing
 
-from actors import ActorUnavailable
 from chirp.server import Chirp
 from chirp.services.search import SEARCH_TOPICS
+from tests.chaos import ChaosMonkey, leaf_actors
 
 from .conftest import running, sign_up
 
@@ -171,38 +171,25 @@ async def test_killing_the_search_actors_mid_stream_loses_and_doubles_nothing(
     words = ["apple", "banana", "cherry", "date", "elder", "fig"]
     authors = [await people(c, "p", 10) for c in both]
     posted: list[list[tuple[int, int]]] = [[], []]
-    kills = 0
-
-    async def chaos_monkey(scope: trio.CancelScope) -> None:
-        nonlocal kills
-        with scope:
-            while True:
-                for _ in range(rng.randrange(1, 12)):
-                    await trio.lowlevel.checkpoint()
-                try:
-                    chaos.system.kill(rng.choice(victims))
-                    kills += 1
-                except ActorUnavailable:
-                    pass  # still restarting
-
-    monkey = trio.CancelScope()
-    nursery.start_soon(chaos_monkey, monkey)
-    for step in range(300):
-        n = rng.randrange(10)
-        text = f"{step} " + " ".join(rng.sample(words, 2)) + f" #{rng.choice(words)}"
-        action, pick = rng.random(), rng.randrange(len(posted[0])) if posted[0] else 0
-        for c, mine, ids in zip(both, posted, authors, strict=True):
-            if action < 0.1 and mine:
-                await c.services.tweets.delete(*mine.pop(pick))
-            elif action < 0.2 and mine:
-                await c.services.tweets.edit(*mine[-1], f"edited {text}")
-            else:
-                mine.append((ids[n], (await c.services.tweets.post(ids[n], text)).tweet.tweet_id))
-    monkey.cancel()
-    assert kills > 50
+    monkey = ChaosMonkey(chaos.system, victims, random.Random(1))
+    async with monkey.loose():
+        for step in range(300):
+            n = rng.randrange(10)
+            text = f"{step} " + " ".join(rng.sample(words, 2)) + f" #{rng.choice(words)}"
+            action, pick = rng.random(), rng.randrange(len(posted[0])) if posted[0] else 0
+            for c, mine, ids in zip(both, posted, authors, strict=True):
+                if action < 0.1 and mine:
+                    await c.services.tweets.delete(*mine.pop(pick))
+                elif action < 0.2 and mine:
+                    await c.services.tweets.edit(*mine[-1], f"edited {text}")
+                else:
+                    mine.append(
+                        (ids[n], (await c.services.tweets.post(ids[n], text)).tweet.tweet_id)
+                    )
+    assert monkey.kills > 50
+    await trio.testing.wait_all_tasks_blocked()
+    assert not chaos.system.unavailable(), "every actor restarted"
     for c in both:
-        while chaos.system.unavailable():
-            await trio.sleep(0.01)
         await indexed(c)
     for q in [*words, *(f"#{w}" for w in words), "edited", "from:p3"]:
         got = [
@@ -219,9 +206,3 @@ async def test_killing_the_search_actors_mid_stream_loses_and_doubles_nothing(
 
 async def people(chirp: Chirp, prefix: str, count: int) -> list[int]:
     return [(await sign_up(chirp, f"{prefix}{n}"))[0] for n in range(count)]
-
-
-def leaf_actors(node: dict[str, Any]) -> list[str]:
-    if node["kind"] != "supervisor":
-        return [node["name"]]
-    return [name for child in node["children"] for name in leaf_actors(child)]

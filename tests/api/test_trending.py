@@ -10,9 +10,9 @@ from typing import Any
 import trio
 import trio.testing
 
-from actors import ActorUnavailable
 from chirp.server import Chirp
 from chirp.services.trending import TRENDING_TOPICS
+from tests.chaos import ChaosMonkey, leaf_actors
 
 from .conftest import running
 
@@ -150,44 +150,29 @@ async def test_killing_the_trending_actors_mid_stream_loses_and_doubles_nothing(
         for user_id in ids[:10]:
             await c.services.users.update_profile(user_id, region="uk")
     posted: list[list[tuple[int, int]]] = [[], []]  # per chirp, (author, tweet) pairs
-    kills = 0
-
-    async def chaos_monkey(cancel_scope: trio.CancelScope) -> None:
-        nonlocal kills
-        with cancel_scope:
-            while True:
-                for _ in range(rng.randrange(1, 12)):
-                    await trio.lowlevel.checkpoint()
-                try:
-                    chaos.system.kill(rng.choice(victims))
-                except ActorUnavailable:
-                    continue  # still restarting from the last kill
-                kills += 1
-
+    monkey = ChaosMonkey(chaos.system, victims, random.Random(1))
     for minute in range(6):
-        monkey = trio.CancelScope()
-        nursery.start_soon(chaos_monkey, monkey)
-        for step in range(minute * 50, minute * 50 + 50):
-            n = rng.randrange(30)
-            text = f"{step} " + " ".join(f"#{t}" for t in rng.sample(tags, rng.randint(1, 3)))
-            action = rng.random()
-            pick = rng.randrange(len(posted[0])) if posted[0] else 0
-            for c, mine, ids in zip(both, posted, authors, strict=True):
-                if action < 0.1 and mine:
-                    await c.services.tweets.delete(*mine.pop(pick))
-                elif action < 0.2 and mine:
-                    who, tweet_id = mine[-1]
-                    await c.services.tweets.edit(who, tweet_id, f"edited {text}")
-                else:
-                    mine.append((ids[n], await post(c, ids[n], text)))
-        monkey.cancel()
+        async with monkey.loose():
+            for step in range(minute * 50, minute * 50 + 50):
+                n = rng.randrange(30)
+                text = f"{step} " + " ".join(f"#{t}" for t in rng.sample(tags, rng.randint(1, 3)))
+                action = rng.random()
+                pick = rng.randrange(len(posted[0])) if posted[0] else 0
+                for c, mine, ids in zip(both, posted, authors, strict=True):
+                    if action < 0.1 and mine:
+                        await c.services.tweets.delete(*mine.pop(pick))
+                    elif action < 0.2 and mine:
+                        who, tweet_id = mine[-1]
+                        await c.services.tweets.edit(who, tweet_id, f"edited {text}")
+                    else:
+                        mine.append((ids[n], await post(c, ids[n], text)))
         for c in both:  # caught up before the minute's rescore, as the calm twin is
             await settled(c)
         autojump_clock.jump(MINUTE)
         await trio.testing.wait_all_tasks_blocked()
     for c in both:
         await settled(c)
-    assert kills > 100
+    assert monkey.kills > 100
     for table in calm.services.trending.tables:
         expected = await calm.services.trending.rescore(table)
         assert expected or table in ("us", "sports"), f"{table} should have trends"
@@ -202,9 +187,3 @@ async def settled(chirp: Chirp) -> None:
             return
         await trio.testing.wait_all_tasks_blocked()
         await trio.sleep(0)  # a thread (an index commit) may still be at work
-
-
-def leaf_actors(node: dict) -> list[str]:
-    if node["kind"] != "supervisor":
-        return [node["name"]]
-    return [name for child in node["children"] for name in leaf_actors(child)]
