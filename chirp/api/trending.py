@@ -9,6 +9,7 @@ from quart import Blueprint, request
 from chirp.services.trending import TrendingService
 
 from . import paging
+from .views import timestamp
 
 
 def trending_routes(trending: TrendingService) -> Blueprint:
@@ -17,6 +18,7 @@ def trending_routes(trending: TrendingService) -> Blueprint:
     @routes.get("/trending")
     async def top() -> dict[str, Any]:
         region = request.args.get("region", "global")
-        return await trending.top(region, paging.limit(default=10, maximum=50))
+        answer = await trending.top(region, paging.limit(default=10, maximum=50))
+        return answer | {"as_of": timestamp(answer["as_of"])}
 
     return routes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chirp import trending
@@ -109,7 +109,7 @@ class TrendingService:
         trends = await self._store.top(region, limit)
         answer = {
             "region": region,
-            "as_of": datetime.fromtimestamp(now, self._now().tzinfo).isoformat(),
+            "as_of": datetime.fromtimestamp(now, UTC),
             "trends": [
                 {
                     "hashtag": t.hashtag,

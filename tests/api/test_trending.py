@@ -128,6 +128,7 @@ async def test_trending_answers_bad_input_with_problems(chirp: Chirp) -> None:
     response = await client.get("/api/v1/trending")
     body = await response.get_json()
     assert response.status_code == 200 and body["region"] == "global" and body["trends"] == []
+    assert body["as_of"].endswith("Z"), "UTC, as every timestamp the API gives"
 
 
 async def test_killing_the_trending_actors_mid_stream_loses_and_doubles_nothing(
