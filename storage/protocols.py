@@ -394,6 +394,10 @@ class TrendStore(Protocol):
         ...
 
 
+#: The version of a deleted tweet: above every other, so nothing brings it back.
+DELETED_VERSION = 2**63 - 1
+
+
 class TweetTags(NamedTuple):
     """What a tweet gives trending: its hashtags, as of ``version``."""
 

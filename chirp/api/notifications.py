@@ -77,8 +77,8 @@ def notifications_routes(notifications: NotificationService, users: UserService)
         user_id = await current_user(users)
 
         async def events() -> AsyncIterator[bytes]:
-            yield b": connected\n\n"
             async with notifications.hub.subscribe(user_id) as received:
+                yield b": connected\n\n"  # once subscribed: nothing after this is missed
                 while True:
                     event = None
                     # No yield inside the cancel scope: a generator suspended in one

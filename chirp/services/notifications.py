@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from chirp.ids import SnowflakeGenerator
@@ -51,16 +51,23 @@ class NotificationService:
         """The notify group's handler: derive, filter by preferences, store, and tell the
         connected. Idempotent: each notification is keyed by its event and recipient."""
         derived = [n for r in records for n in await self._derive(r)]
-        added = await self._store.add([n for n in derived if await self._wanted(n)])
+        wanted = [n for n in derived if await self._wanted(n)]
+        # Ids are taken only now, with no wait before the store has them: an id below a
+        # read mark already set would count as read before anyone saw it.
+        numbered = [replace(n, notification_id=self._ids.next_id()) for n in wanted]
+        added = await self._store.add(numbered)
         for notification in added:
             self.hub.publish(
                 notification.user_id,
                 {
                     "type": "notification",
                     "kind": notification.kind,
-                    "notification_id": notification.notification_id,
+                    # Strings, as everywhere in the API: 63-bit ids do not fit a JS number.
+                    "notification_id": str(notification.notification_id),
                     "actor_id": notification.actor_id,
-                    "tweet_id": notification.tweet_id,
+                    "tweet_id": None
+                    if notification.tweet_id is None
+                    else str(notification.tweet_id),
                 },
             )
 
@@ -69,7 +76,8 @@ class NotificationService:
     ) -> tuple[list[Item], int, int | None]:
         """Up to ``limit`` items, newest first, likes of one tweet grouped; the unread
         count; the cursor of the next page."""
-        raw = await self._store.inbox(user_id, limit=limit * GROUP_SCAN + 1, max_id=max_id)
+        window = limit * GROUP_SCAN + 1
+        raw = await self._store.inbox(user_id, limit=window, max_id=max_id)
         read_up_to = await self._store.read_up_to(user_id)
         items: list[Item] = []
         index: dict[str, int] = {}
@@ -94,12 +102,18 @@ class NotificationService:
                 index[key] = len(items)
                 items.append(Item(notification, 1, key, notification.notification_id <= read_up_to))
             consumed += 1
-        more = consumed < len(raw)
+        # More when the page stopped early or the window it read was full (there may be
+        # older ones past it: the group cut there continues on the next page).
+        more = consumed < len(raw) or len(raw) == window
         cursor = raw[consumed - 1].notification_id - 1 if more and consumed else None
         return items, await self._store.unread(user_id), cursor
 
     async def mark_read(self, user_id: int, up_to_id: int) -> int:
-        await self._store.mark_read(user_id, up_to_id)
+        """Up to ``up_to_id``, but never past the newest notification there is: a mark
+        set ahead would swallow notifications not yet made."""
+        newest = await self._store.inbox(user_id, limit=1)
+        if newest:
+            await self._store.mark_read(user_id, min(up_to_id, newest[0].notification_id))
         return await self._store.unread(user_id)
 
     async def preferences(self, user_id: int) -> NotificationPreferences:
@@ -147,7 +161,7 @@ class NotificationService:
         at = datetime.fromtimestamp(record.timestamp, UTC)
         origin = f"{record.topic}:{record.partition}:{record.offset}"
         return [
-            Notification(self._ids.next_id(), user, kind, actor, tweet, at, f"{origin}:{kind}")
+            Notification(0, user, kind, actor, tweet, at, f"{origin}:{kind}")
             for user, kind, tweet in told
             if user != actor  # self-actions notify nobody
         ]

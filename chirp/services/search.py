@@ -87,9 +87,13 @@ class SearchService:
             ids = await self.index.search_users(query, limit=limit + 1, offset=offset)
             found = await self._user_service.views(ids[:limit])
         else:
-            ids = self.index.hashtags(query.removeprefix("#"), limit=limit + 1, offset=offset)
+            prefix = query.removeprefix("#")
+            if not text.is_hashtag(prefix):
+                raise Malformed("a hashtag prefix is letters, digits or underscores")
+            ids = self.index.hashtags(prefix, limit=limit + 1, offset=offset)
             found = ids[:limit]
-        return Results(kind, query, found, offset + limit if len(ids) > limit else None)
+        more = len(ids) > limit and offset + limit <= MAX_OFFSET
+        return Results(kind, query, found, offset + limit if more else None)
 
 
 def parse(query: str) -> TweetQuery:
@@ -97,11 +101,9 @@ def parse(query: str) -> TweetQuery:
     all of which must match. Raises `Malformed` with the reason."""
     if query.count('"') % 2:
         raise Malformed("a quoted phrase is not closed")
-    phrases = tuple(
-        words
-        for words in (tuple(WORD.findall(p)) for p in re.findall(r'"([^"]*)"', query))
-        if words
-    )
+    # Case-folded: tantivy's parser would read AND, OR and NOT as operators.
+    quoted = re.findall(r'"([^"]*)"', query.casefold())
+    phrases = tuple(words for words in (tuple(WORD.findall(p)) for p in quoted) if words)
     words: list[str] = []
     tags: list[str] = []
     mentions: list[str] = []
@@ -114,7 +116,7 @@ def parse(query: str) -> TweetQuery:
         elif token.casefold().startswith("from:"):
             authors.append(_named(token[5:], model.is_username, "from:username"))
         else:
-            words.extend(WORD.findall(token))
+            words.extend(WORD.findall(token.casefold()))
     parsed = TweetQuery(tuple(words), phrases, tuple(tags), tuple(mentions), tuple(authors))
     if not any((words, phrases, tags, mentions, authors)):
         raise Malformed("the query has no words, phrases, #tags, @users or from: to look for")

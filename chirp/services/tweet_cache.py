@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from chirp.model import Tweet
-from storage.protocols import FeedCache, TweetStore
+from storage.protocols import DELETED_VERSION, FeedCache, TweetStore
 
 #: Above every real version: once a tweet is deleted no stale copy can be cached over it.
-DELETED = 2**63 - 1
+DELETED = DELETED_VERSION
 
 
 def version_of(tweet: Tweet) -> int:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-
-import trio
 
 from chirp import text
 from chirp.ids import SnowflakeGenerator
@@ -23,6 +20,7 @@ from storage.protocols import (
 )
 
 from .errors import Forbidden, NotFound, RuleBroken, Unavailable
+from .locks import KeyedLocks
 from .tweet_cache import TweetCache, version_of
 from .users import utc_now
 
@@ -78,7 +76,9 @@ class TweetService:
         self._ids = ids
         self._spam = spam
         self._now = now
-        self._locks: dict[int, list[Any]] = {}
+        # One change at a time per tweet: the log publish in the middle of each change
+        # yields, and two edits, or an edit and a delete, must not interleave there.
+        self._lock = KeyedLocks()
 
     async def post(
         self,
@@ -345,20 +345,6 @@ class TweetService:
         await self._engagement.forget_tweet(tweet.tweet_id)
         if tweet.retweet_of is not None:
             await self._engagement.unretweet(tweet.user_id, tweet.retweet_of)
-
-    @asynccontextmanager
-    async def _lock(self, tweet_id: int) -> AsyncIterator[None]:
-        """One change at a time per tweet: the log publish in the middle of each change
-        yields, and two edits, or an edit and a delete, must not interleave there."""
-        entry = self._locks.setdefault(tweet_id, [trio.Lock(), 0])
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[tweet_id]
 
     async def _original(self, tweet_id: int) -> Tweet:
         """The tweet, or for a retweet the tweet it carries; NotFound if either is gone."""

@@ -22,6 +22,7 @@ from storage.protocols import (
 
 from .auth import REFRESH, Passwords, TokenIssuer, Tokens
 from .errors import Conflict, NotFound, RuleBroken, Unauthorized, Unavailable
+from .locks import KeyedLocks
 
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
@@ -61,6 +62,9 @@ class UserService:
         regions: Sequence[str] = ("global",),
     ) -> None:
         self._regions = tuple(regions)  # a user's region picks their trending table
+        # One profile change at a time per user: each announces the whole profile, and
+        # two interleaved would each announce the other's field as it was.
+        self._profile_lock = KeyedLocks()
         self._users = users
         self._graph = graph
         self._tweets = tweets
@@ -177,9 +181,6 @@ class UserService:
                 model.profile_image_url(profile_image_url)
         except model.RuleError as exc:
             raise RuleBroken(str(exc)) from None
-        current = await self._users.get(user_id)
-        if current is None:
-            raise NotFound(f"there is no user {user_id}")
         changes = {
             name: value
             for name, value in (
@@ -190,9 +191,13 @@ class UserService:
             )
             if value is not None
         }
-        # Announced first, applied after: if the log is down nothing changes (503).
-        await self._announce_user(replace(current, **changes))
-        await self._users.update_profile(user_id, **changes)
+        async with self._profile_lock(user_id):
+            current = await self._users.get(user_id)
+            if current is None:
+                raise NotFound(f"there is no user {user_id}")
+            # Announced first, applied after: if the log is down nothing changes (503).
+            await self._announce_user(replace(current, **changes))
+            await self._users.update_profile(user_id, **changes)
         return await self.view(user_id)
 
     async def follow(self, follower_id: int, followee_id: int) -> None:

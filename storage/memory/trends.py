@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sortedcontainers import SortedKeyList
 
 from chirp.model import Trend
-from storage.protocols import TweetTags
+from storage.protocols import DELETED_VERSION, TweetTags
 
 
 class _Table:
@@ -32,6 +32,10 @@ class MemoryTrendStore:
         held_tweets, by_tag = held_table.tweets, held_table.by_tag
         for tweet in tweets:
             held = held_tweets.get(tweet.tweet_id)
+            if held is None and not tweet.hashtags and tweet.version != DELETED_VERSION:
+                # Most tweets: nothing to count here. (An untagged edit that overtakes its
+                # tweet's creation is lost this way; the old tags count until they age out.)
+                continue
             if held is not None:
                 if held.version >= tweet.version:
                     continue

@@ -79,6 +79,39 @@ async def test_likes_of_one_tweet_are_grouped_and_pages_follow_the_cursor(chirp:
     assert [n["group_key"] for n in rest["notifications"]] == [f"like:{tweet['tweet_id']}"]
 
 
+async def test_a_page_of_one_group_still_leads_to_older_notifications(chirp: Chirp) -> None:
+    alice_id, alice = await sign_up(chirp, "alice")
+    _, early = await sign_up(chirp, "early")
+    await act(chirp, "post", f"/api/v1/users/{alice_id}/follow", early)
+    tweet = await act(chirp, "post", "/api/v1/tweet", alice, content="popular")
+    for n in range(10):
+        _, fan = await sign_up(chirp, f"fan{n}")
+        await act(chirp, "post", f"/api/v1/tweet/{tweet['tweet_id']}/like", fan)
+    seen, cursor = [], None
+    while True:
+        body = await inbox(chirp, alice, limit=1, **({"cursor": cursor} if cursor else {}))
+        seen.extend((n["type"], n["count"]) for n in body["notifications"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen[-1] == ("follow", 1), "the oldest is reachable however the likes group"
+    assert sum(count for kind, count in seen if kind == "like") == 10
+
+
+async def test_a_read_mark_never_runs_ahead_of_the_inbox(chirp: Chirp) -> None:
+    alice_id, alice = await sign_up(chirp, "alice")
+    _, bob = await sign_up(chirp, "bob")
+    _, carol = await sign_up(chirp, "carol")
+    await act(chirp, "post", f"/api/v1/users/{alice_id}/follow", bob)
+    await inbox(chirp, alice)
+    ahead = str(2**63 - 1)
+    assert await act(chirp, "post", "/api/v1/notifications/read", alice, up_to_id=ahead) == {
+        "unread_count": 0
+    }
+    await act(chirp, "post", f"/api/v1/users/{alice_id}/follow", carol)
+    assert (await inbox(chirp, alice))["unread_count"] == 1, "a later one is still unread"
+
+
 async def test_marking_read_and_the_unread_count(chirp: Chirp) -> None:
     alice_id, alice = await sign_up(chirp, "alice")
     followers = [(await sign_up(chirp, f"f{n}"))[1] for n in range(3)]

@@ -136,6 +136,14 @@ async def test_hashtags_by_prefix_most_used_first(chirp: Chirp) -> None:
     ]
 
 
+async def test_query_words_are_never_operators(chirp: Chirp) -> None:
+    _, alice = await sign_up(chirp, "alice")
+    await post(chirp, alice, "cats AND dogs or NOT birds")
+    await indexed(chirp)
+    for q in ("AND", "or", "NOT dogs", '"AND dogs"', "cats AND"):
+        assert await texts(chirp, q) == ["cats AND dogs or NOT birds"], q
+
+
 async def test_bad_queries_are_400_with_a_reason(chirp: Chirp) -> None:
     client = chirp.app.test_client()
     for params in (
@@ -148,6 +156,8 @@ async def test_bad_queries_are_400_with_a_reason(chirp: Chirp) -> None:
         {"q": "@not-a-name"},
         {"q": "!!!"},
         {"q": "ok", "type": "everything"},
+        {"q": "#", "type": "hashtags"},
+        {"q": "#no-dash", "type": "hashtags"},
         {"q": "ok", "limit": "-1"},
         {"q": "ok", "cursor": "abc"},
     ):

@@ -1,0 +1,25 @@
+"""Locks by key, made on first use and dropped when nobody holds or waits for them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+
+class KeyedLocks:
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[trio.Lock, list[int]]] = {}  # key -> (lock, [users])
+
+    @asynccontextmanager
+    async def __call__(self, key: int) -> AsyncIterator[None]:
+        lock, users = self._held.setdefault(key, (trio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._held[key]
