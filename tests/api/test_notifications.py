@@ -183,11 +183,26 @@ async def test_killing_the_notifiers_mid_stream_loses_and_doubles_nothing(
     rng = random.Random(11)
     users = [[await sign_up(c, f"u{n}") for n in range(8)] for c in both]
     posted: list[list[str]] = [[], []]
+    # What each user must be told, by the rules, counted from the actions themselves.
+    expected = [0] * 8
+    authors: list[int] = []  # who wrote each posted tweet
+    liked: set[tuple[int, int]] = set()
+    follows: set[tuple[int, int]] = set()
     monkey = ChaosMonkey(chaos.system, victims, random.Random(1))
     async with monkey.loose():
         for step in range(200):
             a, b, action = rng.randrange(8), rng.randrange(8), rng.random()
             pick = rng.randrange(len(posted[0])) if posted[0] else 0
+            if action < 0.3 and posted[0]:
+                if (a, pick) not in liked and authors[pick] != a:
+                    expected[authors[pick]] += 1
+                liked.add((a, pick))
+            elif action < 0.4 and a != b:
+                expected[b] += (a, b) not in follows
+                follows.add((a, b))
+            else:
+                authors.append(a)
+                expected[b] += a != b
             for c, people, mine in zip(both, users, posted, strict=True):
                 (_, actor), (target_id, _) = people[a], people[b]
                 if action < 0.3 and mine:
@@ -206,8 +221,9 @@ async def test_killing_the_notifiers_mid_stream_loses_and_doubles_nothing(
         got = [
             await inbox(c, people[n][1], limit=100) for c, people in zip(both, users, strict=True)
         ]
-        assert [kinds(g) for g in got[0:1]] == [kinds(g) for g in got[1:2]], n
-        assert got[0]["unread_count"] == got[1]["unread_count"]
+        assert kinds(got[0]) == kinds(got[1]), n
+        assert got[0]["unread_count"] == got[1]["unread_count"] == expected[n], n
+        assert sum(item["count"] for item in got[1]["notifications"]) == expected[n], n
 
 
 async def test_the_stream_delivers_a_mention_to_a_connected_client() -> None:
@@ -241,7 +257,8 @@ async def test_the_stream_delivers_a_mention_to_a_connected_client() -> None:
 
 
 class Yielding:
-    """A store whose every call first lets other tasks run, as network I/O would."""
+    """A store whose every call lets other tasks run before and after it, as a network
+    round trip would."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -251,6 +268,8 @@ class Yielding:
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             await trio.lowlevel.checkpoint()
-            return await method(*args, **kwargs)
+            answer = await method(*args, **kwargs)
+            await trio.lowlevel.checkpoint()  # done, and not yet acknowledged
+            return answer
 
         return call
