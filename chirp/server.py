@@ -18,9 +18,9 @@ from chirp.http_server import HttpServer, open_listener, url_of
 from chirp.ids import SnowflakeGenerator
 from chirp.services import Services
 from chirp.services.auth import PasswordPolicy, Passwords, TokenIssuer, TokenPolicy
-from chirp.services.fanout import FanoutService
+from chirp.services.fanout import FANOUT_TOPICS, FanoutService
 from chirp.services.feeds import FeedService
-from chirp.services.notifications import NotificationService
+from chirp.services.notifications import NOTIFY_TOPICS, NotificationService
 from chirp.services.operations import OperationsService
 from chirp.services.ratelimits import RateLimits, RateLimitService
 from chirp.services.search import SearchService
@@ -29,10 +29,9 @@ from chirp.services.trending import TrendingService
 from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService, utc_now
 from chirp.trending import TrendRules
-from chirp.workers.fanout import fanout_workers
-from chirp.workers.notify import notify_workers
 from chirp.workers.search import SearchWorkers
 from chirp.workers.trending import TrendingWorkers
+from storage.consumer import consumer_tree
 from storage.memory import (
     CacheTTL,
     MemoryActivityStore,
@@ -217,10 +216,26 @@ def assemble(
         hub=hub,
     )
     groups = (
-        fanout_workers(log, fanout, shards=settings.fanout_shards, **intensity),
+        consumer_tree(
+            log,
+            group="fanout",
+            topics=FANOUT_TOPICS,
+            shards=settings.fanout_shards,
+            handler=fanout.apply,
+            **intensity,
+        ),
         trending_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
         search_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
-        notify_workers(log, notifications, shards=settings.fanout_shards, **intensity),
+        # The notify group needs no helpers: inboxes live in the store and every
+        # notification is keyed by its event, so a redelivered batch notifies nobody twice.
+        consumer_tree(
+            log,
+            group="notify",
+            topics=NOTIFY_TOPICS,
+            shards=settings.fanout_shards,
+            handler=notifications.deliver,
+            **intensity,
+        ),
     )
     system = ActorSystem(
         SupervisorSpec(

@@ -119,19 +119,21 @@ def consumer_group(
     )
 
 
-def consumer_groups(
+def consumer_tree(
     log: EventLog,
     *,
     group: str,
     topics: Sequence[str],
     shards: int,
     handler: Handler,
+    helpers: Sequence[ActorSpec] = (),
     max_restarts: int = 100,
     within: float = 10.0,
-) -> list[SupervisorSpec]:
-    """One `consumer_group` per topic, each of up to ``shards`` members (no more than the
-    topic has partitions)."""
-    return [
+) -> SupervisorSpec:
+    """A supervisor named ``group``: the ``helpers`` the handler sends to (started first,
+    stopped last), then one `consumer_group` per topic, each of up to ``shards`` members
+    (no more than the topic has partitions)."""
+    groups = [
         consumer_group(
             log,
             group=group,
@@ -143,3 +145,4 @@ def consumer_groups(
         )
         for topic in topics
     ]
+    return SupervisorSpec(group, [*helpers, *groups], max_restarts=max_restarts, within=within)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chirp import model
 from chirp.model import User
@@ -253,10 +254,7 @@ class UserService:
             "display_name": user.display_name,
             "bio": user.bio,
         }
-        try:
-            await self._log.publish("user_changed", user.user_id, event)
-        except LogUnavailable:
-            raise Unavailable("the change could not be recorded; try again") from None
+        await self._record("user_changed", user.user_id, event)
 
     async def _publish(self, topic: str, follower_id: int, followee_id: int, **extra: int) -> None:
         event = {
@@ -265,7 +263,10 @@ class UserService:
             "at": int(self._now().timestamp() * 1000),
             **extra,
         }
+        await self._record(topic, follower_id, event)
+
+    async def _record(self, topic: str, key: int, event: dict[str, Any]) -> None:
         try:
-            await self._log.publish(topic, follower_id, event)
+            await self._log.publish(topic, key, event)
         except LogUnavailable:
             raise Unavailable("the change could not be recorded; try again") from None

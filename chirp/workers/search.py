@@ -7,7 +7,7 @@ from typing import Any
 
 from actors import Actor, ActorSpec, ActorSystem, SupervisorSpec, Ticker
 from chirp.services.search import SEARCH_TOPICS, SearchService
-from storage.consumer import consumer_groups
+from storage.consumer import consumer_tree
 from storage.protocols import EventLog, Record
 from storage.search_index import SearchIndex
 
@@ -42,22 +42,21 @@ class SearchWorkers:
 
     def supervisor_spec(self, *, shards: int, max_restarts: int, within: float) -> SupervisorSpec:
         index = self._service.index
-        children: list[ActorSpec | SupervisorSpec] = [
-            ActorSpec(INDEXER, lambda: SearchIndexer(index)),
-            ActorSpec("search.ticker", lambda: Ticker(self._indexer, ("commit",), REFRESH_EVERY)),
-        ]
-        children.extend(
-            consumer_groups(
-                self._log,
-                group="search",
-                topics=SEARCH_TOPICS,
-                shards=shards,
-                handler=self._handle,
-                max_restarts=max_restarts,
-                within=within,
-            )
+        return consumer_tree(
+            self._log,
+            group="search",
+            topics=SEARCH_TOPICS,
+            shards=shards,
+            handler=self._handle,
+            helpers=[
+                ActorSpec(INDEXER, lambda: SearchIndexer(index)),
+                ActorSpec(
+                    "search.ticker", lambda: Ticker(self._indexer, ("commit",), REFRESH_EVERY)
+                ),
+            ],
+            max_restarts=max_restarts,
+            within=within,
         )
-        return SupervisorSpec("search", children, max_restarts=max_restarts, within=within)
 
     def attach(self, system: ActorSystem) -> None:
         self._indexer.attach(system)

@@ -16,7 +16,7 @@ from actors import (
     ask_all,
 )
 from chirp.services.trending import TRENDING_TOPICS, TrendingService
-from storage.consumer import consumer_groups
+from storage.consumer import consumer_tree
 from storage.protocols import EventLog, Record
 
 from .refs import LateRefs
@@ -66,17 +66,15 @@ class TrendingWorkers:
             "trending.ticker",
             lambda: Ticker(self._tables, ("rescore",), RESCORE_EVERY, aligned=True),
         )
-        groups = consumer_groups(
+        return consumer_tree(
             self._log,
             group="trending",
             topics=TRENDING_TOPICS,
             shards=shards,
             handler=self._handle,
+            helpers=[*tables, ticker],
             max_restarts=max_restarts,
             within=within,
-        )
-        return SupervisorSpec(
-            "trending", [*tables, ticker, *groups], max_restarts=max_restarts, within=within
         )
 
     def attach(self, system: ActorSystem) -> None:
