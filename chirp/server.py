@@ -31,9 +31,9 @@ from chirp.services.users import UserService, utc_now
 from chirp.trending import TrendRules
 from chirp.workers.search import SearchWorkers
 from chirp.workers.trending import TrendingWorkers
+from storage.cache_ttl import CacheTTL
 from storage.consumer import consumer_tree
 from storage.memory import (
-    CacheTTL,
     MemoryActivityStore,
     MemoryEngagementStore,
     MemoryEventLog,

@@ -112,6 +112,16 @@ class StoreError(Exception):
     """Base of the stores' errors."""
 
 
+class BackendUnavailable(StoreError):
+    """A backend could not be reached (at start-up, or since): ``backend`` names it and
+    ``address`` says where it was looked for, without credentials."""
+
+    def __init__(self, backend: str, address: str, reason: str) -> None:
+        super().__init__(f"{backend} at {address} is not answering: {reason}")
+        self.backend = backend
+        self.address = address
+
+
 class Duplicate(StoreError):
     """A unique field is taken; ``field`` names it (``username``, ``email``)."""
 

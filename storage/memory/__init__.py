@@ -1,7 +1,6 @@
 """The embedded backends: everything in this process, the real topology played by actors."""
 
 from .activity import MemoryActivityStore as MemoryActivityStore
-from .cachenode import CacheTTL as CacheTTL
 from .engagement import MemoryEngagementStore as MemoryEngagementStore
 from .eventlog import MemoryEventLog as MemoryEventLog
 from .feedcache import MemoryFeedCache as MemoryFeedCache

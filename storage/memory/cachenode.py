@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import trio
 
 from actors import Actor
+from storage.cache_ttl import CacheTTL
 
 from .feedring import FeedRing
-
-
-@dataclass(frozen=True)
-class CacheTTL:
-    """How long entries live: hydrated tweets 10 minutes; a feed 5 minutes after its last
-    read (the seed's inactive-user TTL; a push does not extend it); a celebrity's recent
-    tweets 10 minutes after they were loaded, so a push lost to a race heals by then."""
-
-    tweet: float = 600.0
-    feed: float = 300.0
-    celeb: float = 600.0
-    feed_capacity: int = 1000
-    celeb_capacity: int = 200
 
 
 class CacheNode(Actor):

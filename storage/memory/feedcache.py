@@ -16,9 +16,10 @@ from actors import (
     Ticker,
     ask_all,
 )
+from storage.cache_ttl import CacheTTL
 from storage.slots import key_slot, node_of
 
-from .cachenode import CacheNode, CacheTTL
+from .cachenode import CacheNode
 
 BATCH = 100  # entries per request to one node (the seed's pipelined batches of 100)
 NODE_MEMO = 1 << 20  # users whose node is remembered

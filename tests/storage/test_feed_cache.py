@@ -9,8 +9,11 @@ import trio
 import trio.testing
 
 from actors import ActorSystem, SupervisorSpec
-from storage.memory import CacheTTL, MemoryFeedCache
+from storage.cache_ttl import CacheTTL
+from storage.memory import MemoryFeedCache
 from storage.protocols import FeedCache
+from tests.backends import backends, opened
+from tests.servers import Servers
 
 
 async def start_cache(
@@ -23,10 +26,16 @@ async def start_cache(
     return cache, system
 
 
-@pytest.fixture(params=["memory"])
-async def feed_cache(nursery: trio.Nursery) -> AsyncIterator[FeedCache]:
-    cache, _ = await start_cache(nursery, nodes=3)
-    yield cache
+@pytest.fixture(params=backends("feed_cache"))
+async def feed_cache(
+    request: pytest.FixtureRequest, nursery: trio.Nursery, servers: Servers
+) -> AsyncIterator[FeedCache]:
+    if request.param == "memory":
+        cache, _ = await start_cache(nursery, nodes=3)
+        yield cache
+    else:
+        async with opened("feed_cache", request.param, servers) as cache:
+            yield cache
 
 
 async def test_pushes_go_only_into_feeds_that_exist(feed_cache: FeedCache) -> None:

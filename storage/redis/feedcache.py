@@ -1,0 +1,168 @@
+"""The feed cache on Redis: the seed's ``feed:{user_id}`` and ``celeb:{user_id}`` lists
+and ``tweet:{id}`` hashes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import Any
+
+import coredis
+
+from storage.cache_ttl import CacheTTL
+
+from . import lua
+from .codec import pack_cached, unpack_cached
+
+BATCH = 100  # commands per pipeline: the seed's batches of 100
+
+
+class RedisFeedCache:
+    """A `FeedCache` on Redis. Every key is alone in its command or script (``feed:{42}``
+    and ``celeb:{42}`` share a slot by their hash tag), so it works against Redis
+    Cluster; work on many keys goes in pipelines of `BATCH` commands.
+
+    A feed holds ids newest first and ends in a sentinel (`lua.SENTINEL`), so a cached
+    empty feed is told from a missing one. Pushes are scripts (LPUSHX semantics, in
+    order, no duplicates, LTRIM to the capacity): a redelivered push changes nothing.
+    A tweet hash holds its version and payload (msgpack; nil once deleted); a put replaces only
+    an older version.
+    """
+
+    def __init__(self, client: coredis.Redis, *, prefix: str = "", ttl: CacheTTL = CacheTTL()):
+        self._client = client
+        self._prefix = prefix
+        self._ttl = ttl
+        self._push = client.register_script(lua.PUSH)
+        self._merge = client.register_script(lua.MERGE)
+        self._page = client.register_script(lua.PAGE)
+        self._put = client.register_script(lua.PUT_VERSIONED)
+        self._feed_ms = str(int(ttl.feed * 1000))
+        self._celeb_ms = str(int(ttl.celeb * 1000))
+        self._tweet_ms = str(int(ttl.tweet * 1000))
+
+    def _feed_key(self, user_id: int) -> str:
+        return f"{self._prefix}feed:{{{user_id}}}"
+
+    def _celeb_key(self, author_id: int) -> str:
+        return f"{self._prefix}celeb:{{{author_id}}}"
+
+    def _tweet_key(self, tweet_id: int) -> str:
+        return f"{self._prefix}tweet:{{{tweet_id}}}"
+
+    async def push(self, entries: Iterable[tuple[int, int]]) -> int:
+        return sum(await self._insert(entries, self._feed_key, self._ttl.feed_capacity))
+
+    async def remove(self, entries: Iterable[tuple[int, int]]) -> int:
+        keyed = [(self._feed_key(user_id), tweet_id) for user_id, tweet_id in entries]
+        removed = await self._pipelined(
+            keyed, lambda p, entry: p.lrem(entry[0], 1, str(entry[1]).encode())
+        )
+        return sum(removed)
+
+    async def feed(
+        self, user_id: int, *, limit: int, max_id: int | None = None
+    ) -> list[int] | None:
+        page = await self._page(
+            keys=[self._feed_key(user_id)],
+            args=[str(limit), "" if max_id is None else str(max_id), self._feed_ms],
+        )
+        return None if page is None else [int(i) for i in page]
+
+    async def store_feed(self, user_id: int, tweet_ids: Iterable[int]) -> None:
+        await self._store(self._feed_key(user_id), tweet_ids, self._feed_ms)
+
+    async def drop_feed(self, user_id: int) -> None:
+        await self._client.delete([self._feed_key(user_id)])
+
+    async def drop_feeds(self, user_ids: Iterable[int]) -> None:
+        # One DEL per key: a DEL of several would span slots on a cluster.
+        await self._pipelined(list(user_ids), lambda p, u: p.delete([self._feed_key(u)]))
+
+    async def store_celeb(self, author_id: int, tweet_ids: Iterable[int]) -> None:
+        ids = sorted(set(tweet_ids))
+        await self._merge(
+            keys=[self._celeb_key(author_id)],
+            args=[str(self._ttl.celeb_capacity), self._celeb_ms, *map(str, ids)],
+        )
+
+    async def drop_celeb(self, author_id: int) -> None:
+        await self._client.delete([self._celeb_key(author_id)])
+
+    async def celeb_push(self, entries: Iterable[tuple[int, int]]) -> None:
+        await self._insert(entries, self._celeb_key, self._ttl.celeb_capacity)
+
+    async def celeb_remove(self, author_id: int, tweet_id: int) -> None:
+        await self._client.lrem(self._celeb_key(author_id), 1, str(tweet_id).encode())
+
+    async def celeb_recent(
+        self, author_ids: Iterable[int], *, limit: int, max_id: int | None = None
+    ) -> dict[int, list[int]]:
+        authors = list(dict.fromkeys(author_ids))
+        bound = "" if max_id is None else str(max_id)
+        pages = await self._pipelined(
+            authors,
+            lambda p, a: self._page(
+                keys=[self._celeb_key(a)], args=[str(limit), bound, "0"], client=p
+            ),
+        )
+        return {
+            author: [int(i) for i in page]
+            for author, page in zip(authors, pages, strict=True)
+            if page is not None
+        }
+
+    async def get_tweets(self, tweet_ids: Iterable[int]) -> dict[int, Any]:
+        ids = list(dict.fromkeys(tweet_ids))
+        held = await self._pipelined(ids, lambda p, i: p.hmget(self._tweet_key(i), ["v", "t"]))
+        found: dict[int, Any] = {}
+        for tweet_id, (version, payload) in zip(ids, held, strict=True):
+            if version is not None:
+                found[tweet_id] = unpack_cached(payload)
+        return found
+
+    async def put_tweets(self, tweets: Mapping[int, tuple[int, Any]]) -> None:
+        ms = self._tweet_ms
+
+        def put(pipeline: Any, item: tuple[int, tuple[int, Any]]) -> Awaitable[Any]:
+            tweet_id, (version, tweet) = item
+            payload = pack_cached(tweet)
+            return self._put(
+                keys=[self._tweet_key(tweet_id)], args=[str(version), payload, ms], client=pipeline
+            )
+
+        await self._pipelined(list(tweets.items()), put)
+
+    async def _insert(
+        self, entries: Iterable[tuple[int, int]], key_of: Any, capacity: int
+    ) -> list[int]:
+        """Each list's ids in one script call, oldest first (so most are a plain LPUSH)."""
+        by_key: defaultdict[int, list[int]] = defaultdict(list)
+        for owner, tweet_id in entries:
+            by_key[owner].append(tweet_id)
+        cap = str(capacity)
+        return await self._pipelined(
+            list(by_key.items()),
+            lambda p, item: self._push(
+                keys=[key_of(item[0])],
+                args=[cap, *map(str, sorted(set(item[1])))],
+                client=p,
+            ),
+        )
+
+    async def _store(self, key: str, tweet_ids: Iterable[int], ttl_ms: str) -> None:
+        ids = sorted(set(tweet_ids), reverse=True)[: self._ttl.feed_capacity]
+        async with self._client.pipeline(transaction=True) as pipeline:
+            pipeline.delete([key])
+            pipeline.rpush(key, [*(str(i).encode() for i in ids), lua.SENTINEL])
+            pipeline.pexpire(key, int(ttl_ms))
+
+    async def _pipelined(self, items: Sequence[Any], command: Any) -> list[Any]:
+        """``command(pipeline, item)`` for every item, `BATCH` to a pipeline; the answers
+        in the items' order."""
+        answers: list[Any] = []
+        for start in range(0, len(items), BATCH):
+            async with self._client.pipeline(transaction=False) as pipeline:
+                handles = [command(pipeline, item) for item in items[start : start + BATCH]]
+            answers.extend([await handle for handle in handles])
+        return answers

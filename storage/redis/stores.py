@@ -1,0 +1,28 @@
+"""Every Redis-backed store over one client."""
+
+from __future__ import annotations
+
+import coredis
+
+from storage.cache_ttl import CacheTTL
+
+from .activity import RedisActivityStore
+from .feedcache import RedisFeedCache
+from .notifications import RedisNotificationStore
+from .ratelimits import RedisRateLimitStore
+from .trends import RedisTrendStore
+
+
+class RedisStores:
+    """The stores chirp keeps on Redis, sharing ``client``. ``prefix`` goes before every
+    key, so several deployments (or test runs) can share one server."""
+
+    def __init__(
+        self, client: coredis.Redis, *, prefix: str = "", ttl: CacheTTL = CacheTTL()
+    ) -> None:
+        self.client = client
+        self.feed_cache = RedisFeedCache(client, prefix=prefix, ttl=ttl)
+        self.rate_limits = RedisRateLimitStore(client, prefix=prefix)
+        self.activity = RedisActivityStore(client, prefix=prefix)
+        self.trends = RedisTrendStore(client, prefix=prefix)
+        self.notifications = RedisNotificationStore(client, prefix=prefix)
