@@ -27,9 +27,7 @@ async def test_uses_follow_the_newest_version_in_any_order(trends: TrendStore) -
     edited = TweetTags(1, 20, author_id=7, at=1000.0, hashtags=("rust",))
     await trends.set_uses("global", [edited, posted])  # the edit overtook the post
     await trends.set_uses("global", [TweetTags(2, 5, 8, 1001.5, ("rust",))])
-    assert uses(await trends.uses("global", since=0.0)) == {
-        "rust": [(7, 1000.0), (8, 1001.5)]
-    }
+    assert uses(await trends.uses("global", since=0.0)) == {"rust": [(7, 1000.0), (8, 1001.5)]}
     await trends.set_uses("global", [TweetTags(2, DELETED_VERSION, 8, 1001.5, ())])
     await trends.set_uses("global", [TweetTags(2, 5, 8, 1001.5, ("rust",))])  # redelivered
     assert uses(await trends.uses("global", since=0.0)) == {"rust": [(7, 1000.0)]}
@@ -42,9 +40,7 @@ async def test_uses_older_than_the_window_are_dropped_for_good(trends: TrendStor
     assert uses(await trends.uses("uk", since=300.0)) == {
         "tag": [(3, 300.0), (4, 400.0), (5, 500.0)]
     }
-    assert uses(await trends.uses("uk", since=0.0)) == {
-        "tag": [(3, 300.0), (4, 400.0), (5, 500.0)]
-    }
+    assert uses(await trends.uses("uk", since=0.0)) == {"tag": [(3, 300.0), (4, 400.0), (5, 500.0)]}
 
 
 async def test_tables_are_replaced_whole_and_ranked_by_score_then_tag(
