@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 
 import pydantic
 import trio
 
 from chirp.config import Settings
 from chirp.server import Running, serve
+from storage.protocols import BackendUnavailable
 
 logger = logging.getLogger("chirp")
 
@@ -27,6 +30,12 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("serve", help="serve the API (the default command)")
+    run.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML file of settings (CHIRP_CONFIG; flags and CHIRP_* variables win over it)",
+    )
     run.add_argument("--host", help="address to listen on (CHIRP_HOST; default 127.0.0.1)")
     run.add_argument("--port", type=int, help="port, 0 for any free one (CHIRP_PORT; default 8000)")
     run.add_argument(
@@ -69,7 +78,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
                 raise ValueError(f"--partitions wants TOPIC=N, not {item!r}")
             counts[topic] = count
         overrides["partitions"] = counts
-    return Settings(**overrides)  # type: ignore[arg-type]
+    config = args.config or (
+        Path(os.environ["CHIRP_CONFIG"]) if "CHIRP_CONFIG" in os.environ else None
+    )
+    return Settings.load(config, **overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,8 +106,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    trio.run(serve_until_signalled, settings)
+    # coredis reports each retry at INFO, a script reloaded after a Redis restart included.
+    logging.getLogger("coredis").setLevel(max(logging.WARNING, logging.root.level))
+    try:
+        trio.run(serve_until_signalled, settings)
+    except BaseExceptionGroup as group:
+        unreachable, rest = group.split(BackendUnavailable)
+        if unreachable is None or rest is not None:
+            raise
+        for exc in _leaves(unreachable):
+            print(f"chirp: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return found
 
 
 async def serve_until_signalled(settings: Settings) -> None:

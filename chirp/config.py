@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, PositiveInt, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 #: Partitions per topic, from the seed's design (tweet_created is the busiest).
 DEFAULT_PARTITIONS: dict[str, int] = {
@@ -22,6 +29,14 @@ DEFAULT_PARTITIONS: dict[str, int] = {
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 
+#: Which servers may hold each group of stores (besides ``memory``, the embedded default).
+BACKEND_SCHEMES: dict[str, tuple[str, ...]] = {
+    "users": ("postgresql", "postgres"),
+    "tweets": ("dynamodb",),
+    "cache": ("redis",),
+    "log": ("redis",),
+}
+
 
 class Settings(BaseSettings):
     """Everything chirp can be told. Environment variables are ``CHIRP_`` + the field name in
@@ -29,6 +44,23 @@ class Settings(BaseSettings):
     so they never show in a repr or a log line."""
 
     model_config = SettingsConfigDict(env_prefix="CHIRP_", frozen=True, extra="forbid")
+
+    #: Where the stores live: ``memory`` (this process) or a server. ``users`` holds
+    #: accounts, the follow graph, likes and retweets (``postgresql://``); ``tweets`` the
+    #: tweets (``dynamodb://host:port``, or ``dynamodb://`` for AWS itself); ``cache`` the
+    #: feed, tweet and trending caches, inboxes, rate limits and activity (``redis://``);
+    #: ``log`` the event log (``redis://``, on Streams).
+    users: str = "memory"
+    tweets: str = "memory"
+    cache: str = "memory"
+    log: str = "memory"
+    #: Keeps deployments sharing servers apart: the Redis key prefix (``name:``), the
+    #: PostgreSQL schema, the DynamoDB table prefix (``name_``). Empty: the seed's own
+    #: key names, schema ``public`` and tables ``chirp_*``.
+    namespace: str = Field("", pattern=r"^([a-z][a-z0-9_]{0,39})?$")
+    #: A partition's consumer lease (several processes sharing a Redis log): renewed
+    #: every third of this, taken over by another process once it lapses.
+    lease_seconds: PositiveFloat = 10.0
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -103,6 +135,41 @@ class Settings(BaseSettings):
     #: Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default.
     trusted_proxies: list[str] = Field(default_factory=list)
 
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Settings from ``overrides`` (flags), then ``CHIRP_*`` variables, then
+        ``config_file`` (TOML, the field names as keys), then the defaults."""
+        if config_file is None:
+            return cls(**overrides)
+        if not config_file.is_file():
+            raise ValueError(f"no config file at {config_file}")
+
+        class FromFile(cls):  # type: ignore[misc, valid-type]
+            @classmethod
+            def settings_customise_sources(
+                cls,
+                settings_cls: type[BaseSettings],
+                init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource,
+                dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+                return (init_settings, env_settings, toml)
+
+        return cls.model_validate(FromFile(**overrides).model_dump())
+
+    @field_validator("users", "tweets", "cache", "log", mode="after")
+    @classmethod
+    def _known_backend(cls, value: str, info: Any) -> str:
+        if value == "memory":
+            return value
+        schemes = BACKEND_SCHEMES[info.field_name]
+        if urlsplit(value).scheme not in schemes:
+            wanted = " or ".join(f"{s}://" for s in schemes)
+            raise ValueError(f"{info.field_name} is memory or a {wanted} URL")
+        return value
+
     @field_validator("partitions", mode="after")
     @classmethod
     def _over_defaults(cls, value: dict[str, int]) -> dict[str, int]:
@@ -118,6 +185,10 @@ class Settings(BaseSettings):
             raise ValueError("trend_regions must include global: every tweet counts there")
         if set(self.trend_regions) & set(self.trend_categories):
             raise ValueError("a trending table cannot be both a region and a category")
+        if self.users != "memory" and self.jwt_secret is None:
+            # Tokens signed with a key made at start-up die with the process, while the
+            # accounts they stand for live on in the shared database.
+            raise ValueError("jwt_secret must be set when users live in a database")
         if self.fanout_push_all_below > self.fanout_pull_above + 1:
             raise ValueError("fanout_push_all_below must not exceed fanout_pull_above + 1")
         return self
@@ -127,4 +198,12 @@ class Settings(BaseSettings):
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("the admin token must be at least 16 characters")
+        return value
+
+    @field_validator("jwt_secret", mode="after")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # RFC 7518 §3.2: an HS256 key at least as long as the hash, 256 bits.
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("the JWT secret must be at least 32 bytes")
         return value

@@ -12,6 +12,7 @@ from quart_trio import QuartTrio
 
 from actors import ActorSpec, ActorSystem, SupervisorSpec
 from chirp.api import create_app
+from chirp.backends import Backends, embedded, open_backends
 from chirp.config import Settings
 from chirp.fanout_policy import FanoutPolicy
 from chirp.http_server import HttpServer, open_listener, url_of
@@ -31,37 +32,9 @@ from chirp.services.users import UserService, utc_now
 from chirp.trending import TrendRules
 from chirp.workers.search import SearchWorkers
 from chirp.workers.trending import TrendingWorkers
-from storage.cache_ttl import CacheTTL
 from storage.consumer import consumer_tree
-from storage.memory import (
-    MemoryActivityStore,
-    MemoryEngagementStore,
-    MemoryEventLog,
-    MemoryFeedCache,
-    MemoryGraphStore,
-    MemoryNotificationStore,
-    MemoryRateLimitStore,
-    MemoryTrendStore,
-    MemoryTweetStore,
-    MemoryUserStore,
-    Retention,
-)
+from storage.protocols import EventLog
 from storage.search_index import SearchIndex
-
-
-@dataclass(frozen=True)
-class Stores:
-    """The backends behind the services, for what loads data in bulk (benchmarks, demo
-    seeding, tests) without going through the write path."""
-
-    users: MemoryUserStore
-    graph: MemoryGraphStore
-    tweets: MemoryTweetStore
-    engagement: MemoryEngagementStore
-    activity: MemoryActivityStore
-    trends: MemoryTrendStore
-    notifications: MemoryNotificationStore
-    cache: MemoryFeedCache
 
 
 @dataclass(frozen=True)
@@ -70,8 +43,8 @@ class Chirp:
 
     settings: Settings
     system: ActorSystem
-    log: MemoryEventLog
-    stores: Stores
+    log: EventLog
+    stores: Backends  # for what loads data in bulk (benchmarks, demo seeding, tests)
     services: Services
     fanout: FanoutService
     app: QuartTrio
@@ -101,43 +74,29 @@ def fanout_policy(settings: Settings) -> FanoutPolicy:
 
 
 def assemble(
-    settings: Settings, *, now: Callable[[], datetime] = utc_now, consumers: bool = True
+    settings: Settings,
+    *,
+    now: Callable[[], datetime] = utc_now,
+    consumers: bool = True,
+    backends: Backends | None = None,
 ) -> Chirp:
-    """Build the backends, the supervision tree (without HTTP) and the app from settings.
-    ``now`` is the services' clock (tests pass one they can move). Without ``consumers``
-    the consumer groups wait for `Chirp.start_consumers` (loading a backlog first)."""
+    """Build the supervision tree (without HTTP) and the app over ``backends`` (opened by
+    `chirp.backends.open_backends`; all embedded when None). ``now`` is the services'
+    clock (tests pass one they can move). Without ``consumers`` the consumer groups wait
+    for `Chirp.start_consumers` (loading a backlog first)."""
+    stores = embedded(settings) if backends is None else backends
+    log = stores.log
     generated = settings.admin_token is None
     admin_token = (
         secrets.token_urlsafe(32)
         if settings.admin_token is None
         else settings.admin_token.get_secret_value()
     )
-    log = MemoryEventLog(
-        settings.partitions,
-        retention=Retention(
-            max_age=settings.log_retention_hours * 3600, max_bytes=settings.log_retention_bytes
-        ),
-        mailbox_size=settings.mailbox_size,
-    )
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
-    cache = MemoryFeedCache(
-        nodes=settings.cache_nodes,
-        ttl=CacheTTL(feed=settings.feed_ttl_seconds, tweet=settings.tweet_ttl_seconds),
-    )
     jwt_secret = (
         secrets.token_urlsafe(32)
         if settings.jwt_secret is None
         else settings.jwt_secret.get_secret_value()
-    )
-    stores = Stores(
-        users=MemoryUserStore(),
-        graph=MemoryGraphStore(),
-        tweets=MemoryTweetStore(),
-        engagement=MemoryEngagementStore(),
-        activity=MemoryActivityStore(),
-        trends=MemoryTrendStore(),
-        notifications=MemoryNotificationStore(),
-        cache=cache,
     )
     user_store, tweet_store, graph_store = stores.users, stores.tweets, stores.graph
     users = UserService(
@@ -156,8 +115,7 @@ def assemble(
         tokens=TokenIssuer(
             TokenPolicy(
                 secret=jwt_secret,
-                # The embedded user store lives as long as this process; so do its tokens.
-                context=f"memory:{secrets.token_hex(8)}",
+                context=stores.token_context,
                 access_ttl=settings.access_token_ttl,
                 refresh_ttl=settings.refresh_token_ttl,
             )
@@ -173,15 +131,20 @@ def assemble(
         log=log,
         ids=ids,
         spam=SpamPolicy(max_links=settings.spam_max_links),
-        cache=cache,
+        cache=stores.cache,
         now=now,
     )
     policy = fanout_policy(settings)
     fanout = FanoutService(
-        graph=graph_store, tweets=tweet_store, users=users, cache=cache, policy=policy, hub=hub
+        graph=graph_store,
+        tweets=tweet_store,
+        users=users,
+        cache=stores.cache,
+        policy=policy,
+        hub=hub,
     )
     feeds = FeedService(
-        cache=cache,
+        cache=stores.cache,
         graph=graph_store,
         tweets=tweet_store,
         tweet_service=tweets,
@@ -241,15 +204,14 @@ def assemble(
         SupervisorSpec(
             "root",
             [
-                log.supervisor_spec(**intensity),
-                cache.supervisor_spec(**intensity),
+                *(part.spec for part in stores.parts.values()),
                 *(groups if consumers else ()),
             ],
             **intensity,
         )
     )
-    log.attach(system)
-    cache.attach(system)
+    for part in stores.parts.values():
+        part.attach(system)
     trending_workers.attach(system)
     search_workers.attach(system)
     operations = OperationsService(
@@ -261,7 +223,7 @@ def assemble(
         },
     )
     limits = RateLimitService(
-        MemoryRateLimitStore(),
+        stores.rate_limits,
         RateLimits(
             tweets_per_user=settings.rate_tweets_per_user,
             calls_per_user=settings.rate_calls_per_user,
@@ -316,9 +278,21 @@ async def serve(
     tree in reverse start order.
 
     Reports `Running` through ``task_status`` once the tree is up and HTTP accepts. Raises
-    `actors.SupervisorGaveUp` if the root supervisor gives up.
+    `storage.protocols.BackendUnavailable` before serving when a configured server does
+    not answer, and `actors.SupervisorGaveUp` if the root supervisor gives up.
     """
-    chirp = assemble(settings)
+    async with open_backends(settings) as backends:
+        chirp = assemble(settings, backends=backends)
+        await _serve(chirp, shutdown_trigger=shutdown_trigger, task_status=task_status)
+
+
+async def _serve(
+    chirp: Chirp,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[object]],
+    task_status: trio.TaskStatus[Running],
+) -> None:
+    settings = chirp.settings
     with open_listener(settings.host, settings.port) as listener:
         async with trio.open_nursery() as nursery:
             await nursery.start(chirp.system.run)

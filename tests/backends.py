@@ -70,14 +70,15 @@ async def opened(kind: str, backend: str, servers: Servers) -> AsyncIterator[Any
 
 
 @asynccontextmanager
-async def scratch_redis(url: str) -> AsyncIterator[Any]:
-    """`RedisStores` under a key prefix of their own, deleted afterwards."""
+async def scratch_redis(url: str, **options: Any) -> AsyncIterator[Any]:
+    """`RedisStores` (given ``options``) under a key prefix of their own, deleted
+    afterwards."""
     from storage.redis import RedisStores, open_redis
 
     prefix = scratch_name("test") + ":"
     async with open_redis(url) as client:
         try:
-            yield RedisStores(client, prefix=prefix)
+            yield RedisStores(client, prefix=prefix, **options)
         finally:
             keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
             if keys:

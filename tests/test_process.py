@@ -127,3 +127,17 @@ async def test_a_rejected_admin_token_is_not_echoed() -> None:
     assert result.returncode == 2
     assert b"admin_token" in result.stderr
     assert b"short-secret" not in result.stderr
+
+
+async def test_a_backend_that_does_not_answer_is_named_at_start_up(tmp_path: Path) -> None:
+    config = tmp_path / "chirp.toml"
+    config.write_text('cache = "redis://:hunter2hunter2@127.0.0.1:1/0"\n')
+    result = await trio.run_process(
+        [sys.executable, str(ROOT / "main.py"), "--port", "0", "--config", str(config)],
+        capture_stderr=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert b"cannot start: redis at redis://:***@127.0.0.1:1/0 is not answering" in result.stderr
+    assert b"Traceback" not in result.stderr and b"hunter2" not in result.stderr

@@ -6,9 +6,12 @@ from collections.abc import Iterable
 
 import coredis
 
+from storage.atomic import atomic
+
 CHUNK = 1000  # fields per HMGET
 
 
+@atomic
 class RedisActivityStore:
     """An `ActivityStore`: one hash (``activity``), user → last activity. Each process
     skips a touch within `RESOLUTION` seconds of the last one it wrote for that user, so

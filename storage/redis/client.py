@@ -34,9 +34,13 @@ async def open_redis(url: str, *, connect_timeout: float = 5.0) -> AsyncIterator
         yield client
 
 
+#: How long a reply may take before the request fails: bounds every shielded call.
+REPLY_TIMEOUT = 10.0
+
+
 def _client(url: str, connect_timeout: float) -> coredis.Redis:
     return coredis.Redis.from_url(
-        url, decode_responses=False, connect_timeout=connect_timeout, stream_timeout=None
+        url, decode_responses=False, connect_timeout=connect_timeout, stream_timeout=REPLY_TIMEOUT
     )
 
 

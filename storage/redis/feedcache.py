@@ -8,15 +8,20 @@ from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any
 
 import coredis
+import trio
 
+from storage.atomic import atomic
 from storage.cache_ttl import CacheTTL
 
 from . import lua
 from .codec import pack_cached, unpack_cached
+from .scripts import Script, reloading
 
 BATCH = 100  # commands per pipeline: the seed's batches of 100
+PIPELINES = 2  # pipelines in flight at once (measured: 2 beat 1 by a third, 4 no better)
 
 
+@atomic
 class RedisFeedCache:
     """A `FeedCache` on Redis. Every key is alone in its command or script (``feed:{42}``
     and ``celeb:{42}`` share a slot by their hash tag), so it works against Redis
@@ -33,10 +38,11 @@ class RedisFeedCache:
         self._client = client
         self._prefix = prefix
         self._ttl = ttl
-        self._push = client.register_script(lua.PUSH)
-        self._merge = client.register_script(lua.MERGE)
-        self._page = client.register_script(lua.PAGE)
-        self._put = client.register_script(lua.PUT_VERSIONED)
+        self._push = Script(client, lua.PUSH)
+        self._merge = Script(client, lua.MERGE)
+        self._page = Script(client, lua.PAGE)
+        self._put = Script(client, lua.PUT_VERSIONED)
+        self._scripts = (self._push, self._merge, self._page, self._put)
         self._feed_ms = str(int(ttl.feed * 1000))
         self._celeb_ms = str(int(ttl.celeb * 1000))
         self._tweet_ms = str(int(ttl.tweet * 1000))
@@ -102,9 +108,7 @@ class RedisFeedCache:
         bound = "" if max_id is None else str(max_id)
         pages = await self._pipelined(
             authors,
-            lambda p, a: self._page(
-                keys=[self._celeb_key(a)], args=[str(limit), bound, "0"], client=p
-            ),
+            lambda p, a: self._page.queue(p, [self._celeb_key(a)], [str(limit), bound, "0"]),
         )
         return {
             author: [int(i) for i in page]
@@ -127,8 +131,8 @@ class RedisFeedCache:
         def put(pipeline: Any, item: tuple[int, tuple[int, Any]]) -> Awaitable[Any]:
             tweet_id, (version, tweet) = item
             payload = pack_cached(tweet)
-            return self._put(
-                keys=[self._tweet_key(tweet_id)], args=[str(version), payload, ms], client=pipeline
+            return self._put.queue(
+                pipeline, [self._tweet_key(tweet_id)], [str(version), payload, ms]
             )
 
         await self._pipelined(list(tweets.items()), put)
@@ -143,10 +147,8 @@ class RedisFeedCache:
         cap = str(capacity)
         return await self._pipelined(
             list(by_key.items()),
-            lambda p, item: self._push(
-                keys=[key_of(item[0])],
-                args=[cap, *map(str, sorted(set(item[1])))],
-                client=p,
+            lambda p, item: self._push.queue(
+                p, [key_of(item[0])], [cap, *map(str, sorted(set(item[1])))]
             ),
         )
 
@@ -158,11 +160,28 @@ class RedisFeedCache:
             pipeline.pexpire(key, int(ttl_ms))
 
     async def _pipelined(self, items: Sequence[Any], command: Any) -> list[Any]:
-        """``command(pipeline, item)`` for every item, `BATCH` to a pipeline; the answers
-        in the items' order."""
-        answers: list[Any] = []
-        for start in range(0, len(items), BATCH):
-            async with self._client.pipeline(transaction=False) as pipeline:
-                handles = [command(pipeline, item) for item in items[start : start + BATCH]]
-            answers.extend([await handle for handle in handles])
-        return answers
+        """``command(pipeline, item)`` for every item, `BATCH` to a pipeline and up to
+        `PIPELINES` pipelines in flight (the client encodes one while the server runs
+        another); the answers in the items' order. Every command here is idempotent, so
+        a batch whose scripts the server had forgotten is simply sent again."""
+        batches = [items[start : start + BATCH] for start in range(0, len(items), BATCH)]
+        answers: list[list[Any]] = [[] for _ in batches]
+
+        async def send(index: int) -> None:
+            async def attempt() -> list[Any]:
+                async with self._client.pipeline(transaction=False) as pipeline:
+                    handles = [command(pipeline, item) for item in batches[index]]
+                return [await handle for handle in handles]
+
+            async with limiter:
+                answers[index] = await reloading(self._scripts, attempt)
+
+        if len(batches) == 1:
+            limiter = trio.CapacityLimiter(1)
+            await send(0)
+        else:
+            limiter = trio.CapacityLimiter(PIPELINES)
+            async with trio.open_nursery() as nursery:
+                for index in range(len(batches)):
+                    nursery.start_soon(send, index)
+        return [answer for batch in answers for answer in batch]

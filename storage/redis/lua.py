@@ -19,26 +19,33 @@ SENTINEL = b"0"
 _INSERT = (
     NEWER
     + """
--- Add ARGV[first..] (ids, oldest first) to the list KEYS[1] of at most `cap` ids: at the
--- head (LPUSH) when newest, which is nearly always; otherwise at its place by id. An id
--- held already, or older than all of a full list, is skipped. Answers how many went in.
+-- Add ARGV[first..] (ids, ascending, no repeats) to the list KEYS[1] of at most `cap`
+-- ids. Nearly always they are all newer than the head: one LPUSH takes them. Otherwise
+-- each goes to its place by id; one held already, or older than all of a full list, is
+-- skipped. Answers how many went in.
 local function insert(cap, first)
   local key, added = KEYS[1], 0
-  for i = first, #ARGV do
-    local id = ARGV[i]
-    local head = redis.call('LINDEX', key, 0)
-    if newer(id, head) then
-      redis.call('LPUSH', key, id)
-      added = added + 1
-    elseif id ~= head then
-      local held = redis.call('LRANGE', key, 0, -1)
-      for j = 2, #held do
-        if held[j] == id then break end
-        if newer(id, held[j]) then
-          if held[j] == '0' and #held > cap then break end
-          redis.call('LINSERT', key, 'BEFORE', held[j], id)
-          added = added + 1
-          break
+  local head = redis.call('LINDEX', key, 0)
+  if #ARGV >= first and #ARGV - first < 4000 and newer(ARGV[first], head) then
+    redis.call('LPUSH', key, unpack(ARGV, first))
+    added = #ARGV - first + 1
+  else
+    for i = first, #ARGV do
+      local id = ARGV[i]
+      head = redis.call('LINDEX', key, 0)
+      if newer(id, head) then
+        redis.call('LPUSH', key, id)
+        added = added + 1
+      elseif id ~= head then
+        local held = redis.call('LRANGE', key, 0, -1)
+        for j = 2, #held do
+          if held[j] == id then break end
+          if newer(id, held[j]) then
+            if held[j] == '0' and #held > cap then break end
+            redis.call('LINSERT', key, 'BEFORE', held[j], id)
+            added = added + 1
+            break
+          end
         end
       end
     end

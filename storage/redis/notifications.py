@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 import coredis
 
 from chirp.model import Notification, NotificationPreferences
+from storage.atomic import atomic
 
 from . import lua
 from .codec import decode_notification, decode_preferences, encode_notification, encode_preferences
+from .scripts import Script, reloading
 
 INBOX = 1000  # notifications kept per user; the oldest go first
 
@@ -21,6 +24,7 @@ def padded(notification_id: int) -> str:
     return f"{notification_id:020d}"
 
 
+@atomic
 class RedisNotificationStore:
     """A `NotificationStore` on Redis. A user's keys share their id as hash tag (one
     cluster slot): ``inbox:{7}`` (ids), ``notif:{7}`` (id → notification),
@@ -31,9 +35,9 @@ class RedisNotificationStore:
         self._client = client
         self._prefix = prefix
         self._capacity = str(capacity)
-        self._notify = client.register_script(lua.NOTIFY)
-        self._inbox = client.register_script(lua.INBOX)
-        self._mark = client.register_script(lua.MARK_READ)
+        self._notify = Script(client, lua.NOTIFY)
+        self._inbox = Script(client, lua.INBOX)
+        self._mark = Script(client, lua.MARK_READ)
 
     def _key(self, kind: str, user_id: int) -> str:
         return f"{self._prefix}{kind}:{{{user_id}}}"
@@ -47,18 +51,23 @@ class RedisNotificationStore:
             by_user[notification.user_id].append(notification)
         if not by_user:
             return []
-        async with self._client.pipeline(transaction=False) as pipeline:
-            handles = []
-            for user_id, held in by_user.items():
-                args: list[str | bytes] = [self._capacity]
-                for n in held:
-                    args += [padded(n.notification_id), n.key, encode_notification(n)]
-                handles.append(
-                    self._notify(keys=self._inbox_keys(user_id), args=args, client=pipeline)
-                )
+        calls = []
+        for user_id, held in by_user.items():
+            args: list[str | bytes] = [self._capacity]
+            for n in held:
+                args += [padded(n.notification_id), n.key, encode_notification(n)]
+            calls.append((self._inbox_keys(user_id), args))
+
+        async def attempt() -> list[Any]:
+            # Idempotent, so safe to send again: a key already held is skipped.
+            async with self._client.pipeline(transaction=False) as pipeline:
+                handles = [self._notify.queue(pipeline, keys, args) for keys, args in calls]
+            return [await handle for handle in handles]
+
+        answers = await reloading([self._notify], attempt)
         added = []
-        for held, handle in zip(by_user.values(), handles, strict=True):
-            added += [held[int(i)] for i in await handle]
+        for held, indexes in zip(by_user.values(), answers, strict=True):
+            added += [held[int(i)] for i in indexes]
         return added
 
     async def inbox(

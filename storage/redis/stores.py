@@ -26,3 +26,9 @@ class RedisStores:
         self.activity = RedisActivityStore(client, prefix=prefix)
         self.trends = RedisTrendStore(client, prefix=prefix)
         self.notifications = RedisNotificationStore(client, prefix=prefix)
+
+    @staticmethod
+    def client_of(store: object) -> coredis.Redis:
+        """The client behind one of these stores (for tools and tests that reach past
+        the store, e.g. to delete a deployment's keys)."""
+        return store._client  # type: ignore[attr-defined,no-any-return]

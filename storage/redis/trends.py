@@ -7,15 +7,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import coredis
-from coredis.tokens import PureToken
 import msgpack
+from coredis.tokens import PureToken
 
 from chirp.model import Trend
+from storage.atomic import atomic
 from storage.protocols import DELETED_VERSION, TweetTags
 
 from . import lua
+from .scripts import Script
 
 
+@atomic
 class RedisTrendStore:
     """A `TrendStore` on Redis. A table's keys share its name as hash tag, so its scripts
     run on one cluster node: ``trending:{us}`` (hashtag → score), its details hash, and
@@ -24,8 +27,8 @@ class RedisTrendStore:
     def __init__(self, client: coredis.Redis, *, prefix: str = "") -> None:
         self._client = client
         self._prefix = prefix
-        self._set_uses = client.register_script(lua.SET_USES)
-        self._uses = client.register_script(lua.USES)
+        self._set_uses = Script(client, lua.SET_USES)
+        self._uses = Script(client, lua.USES)
 
     def _keys(self, table: str) -> list[str]:
         p = self._prefix

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -10,6 +11,30 @@ import trio
 from chirp.config import Settings
 from chirp.server import Chirp, assemble
 from chirp.services.users import utc_now
+from tests.backends import scratch_name
+from tests.configurations import production_backends, production_overrides
+from tests.servers import Servers
+
+#: The configurations every API test runs in, unless marked ``embedded_only``.
+CONFIGURATIONS = ("embedded", "production")
+#: The current test's production settings (None: embedded). Tests run one at a time, and
+#: pytest-trio runs them in a context of their own, which a ContextVar would not reach.
+_production: dict[str, dict[str, str] | None] = {"overrides": None}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marked = metafunc.definition.get_closest_marker("embedded_only")
+    metafunc.parametrize("configuration", ["embedded"] if marked else CONFIGURATIONS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def configuration(request: pytest.FixtureRequest, servers: Servers) -> Iterator[str]:
+    """The configuration `running` assembles chirp in."""
+    overrides = production_overrides(servers) if request.param == "production" else None
+    _production["overrides"] = overrides
+    yield request.param
+    _production["overrides"] = None
+
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 SMALL_TOPICS = {
@@ -42,10 +67,27 @@ async def running(
 ) -> Chirp:
     """chirp assembled from `fast_settings`, its tree running in ``nursery``; requests go
     through ``chirp.app.test_client()`` (the real app, without sockets). ``now`` is the
-    services' clock."""
-    assembled = assemble(fast_settings(**overrides), now=now)
-    await nursery.start(assembled.system.run)
-    return assembled
+    services' clock. In the production configuration its stores are the real servers',
+    open until ``nursery`` ends."""
+    production = _production["overrides"]
+    if production is None:
+        assembled = assemble(fast_settings(**overrides), now=now)
+        await nursery.start(assembled.system.run)
+        return assembled
+    # A namespace per chirp: a test may run two side by side.
+    settings = fast_settings(**(production | {"namespace": scratch_name("t")} | overrides))
+    return await nursery.start(partial(_run_on_servers, settings, now))
+
+
+async def _run_on_servers(
+    settings: Settings, now: Callable[[], datetime], *, task_status: trio.TaskStatus[Chirp]
+) -> None:
+    """chirp on the real servers: its tree stops before they are closed."""
+    async with production_backends(settings) as backends:
+        assembled = assemble(settings, now=now, backends=backends)
+        async with trio.open_nursery() as tree:
+            await tree.start(assembled.system.run)
+            task_status.started(assembled)
 
 
 @pytest.fixture

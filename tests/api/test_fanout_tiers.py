@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import trio
 
 from chirp.fanout_policy import Tier
 
 from .conftest import running
 from .test_feed import settle
+
+#: 200,000 edges loaded in bulk and the cache nodes' request counts: the embedded stores'.
+pytestmark = pytest.mark.embedded_only
 
 
 async def test_each_tier_takes_its_path_at_the_seeds_thresholds(nursery: trio.Nursery) -> None:

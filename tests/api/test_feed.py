@@ -5,21 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
 from chirp.fanout_policy import Tier
 from chirp.server import Chirp
-from chirp.services.fanout import FANOUT_TOPICS
 
 from .conftest import running, sign_up
+from .waiting import settled
 
 
 async def settle(chirp: Chirp) -> None:
-    """Every consumer has applied everything and waits for more."""
-    await trio.testing.wait_all_tasks_blocked()
-    for topic in FANOUT_TOPICS:
-        assert sum(await chirp.log.lag("fanout", topic)) == 0
+    """The fan-out has applied everything and waits for more."""
+    await settled(chirp, "fanout")
 
 
 async def act(chirp: Chirp, method: str, path: str, headers: dict, **body: Any) -> Any:
@@ -122,6 +121,7 @@ async def test_each_tier_takes_its_path(nursery: trio.Nursery) -> None:
     assert writes == {Tier.PUSH_ACTIVE: 4}, "the author and three fans, all active"
 
 
+@pytest.mark.embedded_only  # cache-node actors: Redis restarts are tested on their own
 async def test_a_killed_cache_node_costs_a_regeneration_only(chirp: Chirp) -> None:
     alice_id, alice = await sign_up(chirp, "alice")
     await act(chirp, "post", "/api/v1/tweet", alice, content="still here")

@@ -11,17 +11,15 @@ import trio
 import trio.testing
 
 from chirp.server import Chirp, Running, serve
-from chirp.services.notifications import NOTIFY_TOPICS
 from tests.chaos import ChaosMonkey, leaf_actors
 
+from . import waiting
 from .conftest import fast_settings, running, sign_up
 from .test_feed import act
 
 
 async def settled(chirp: Chirp) -> None:
-    await trio.testing.wait_all_tasks_blocked()
-    for topic in NOTIFY_TOPICS:
-        assert sum(await chirp.log.lag("notify", topic)) == 0
+    await waiting.settled(chirp, "notify")
 
 
 async def inbox(chirp: Chirp, headers: dict, **params: Any) -> dict[str, Any]:

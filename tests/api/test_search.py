@@ -9,18 +9,16 @@ import trio
 import trio.testing
 
 from chirp.server import Chirp
-from chirp.services.search import SEARCH_TOPICS
 from tests.chaos import ChaosMonkey, leaf_actors
 
 from .conftest import running, sign_up
+from .waiting import settled
 
 
 async def indexed(chirp: Chirp) -> None:
     """Everything published so far is in the index and committed (the indexer commits
     every second on its own; tests ask for the commit rather than wait for it)."""
-    await trio.testing.wait_all_tasks_blocked()
-    for topic in SEARCH_TOPICS:
-        assert sum(await chirp.log.lag("search", topic)) == 0
+    await settled(chirp, "search")
     await chirp.system.ref("search.indexer").ask(("commit",))
 
 

@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
@@ -18,6 +19,9 @@ from .conftest import running
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MINUTE = 60.0
+
+#: On the virtual clock: real servers keep their own time, which MockClock cannot move.
+pytestmark = pytest.mark.embedded_only
 
 
 async def start(nursery: trio.Nursery, **overrides: Any) -> Chirp:

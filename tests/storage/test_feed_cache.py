@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import pytest
 import trio
@@ -12,7 +14,7 @@ from actors import ActorSystem, SupervisorSpec
 from storage.cache_ttl import CacheTTL
 from storage.memory import MemoryFeedCache
 from storage.protocols import FeedCache
-from tests.backends import backends, opened
+from tests.backends import backends, opened, scratch_redis
 from tests.servers import Servers
 
 
@@ -129,3 +131,56 @@ async def test_writes_are_batched_per_node(nursery: trio.Nursery) -> None:
         sum(1 for u in range(1000) if cache.node_for(f"feed:{{{u}}}") == n) for n in range(3)
     ]
     assert cache.requests - before == sum(-(-count // 100) for count in per_node)
+
+
+@pytest.mark.parametrize("backend", backends("feed_cache"))
+@pytest.mark.parametrize("seed", range(4))
+async def test_a_feed_is_a_capped_newest_first_set_whatever_the_order_of_pushes(
+    backend: str, seed: int, nursery: trio.Nursery, servers: Servers
+) -> None:
+    """Pushes out of order, repeated, and past the capacity, against a model: the
+    ``capacity`` highest ids pushed (or stored) and not removed since."""
+    ttl = CacheTTL(feed_capacity=8)
+    rng = random.Random(seed)
+    async with AsyncExitStack() as stack:
+        if backend == "memory":
+            cache: FeedCache = (await start_cache(nursery, nodes=2, ttl=ttl))[0]
+        else:
+            cache = (
+                await stack.enter_async_context(scratch_redis(servers.redis_url, ttl=ttl))
+            ).feed_cache
+        model: dict[int, set[int]] = {1: {5}, 2: set()}
+        for user, ids in model.items():
+            await cache.store_feed(user, ids)
+        for _ in range(60):
+            entries = [
+                (rng.choice([1, 2, 3]), rng.randrange(1, 40)) for _ in range(rng.randrange(1, 6))
+            ]
+            if rng.random() < 0.8:
+                await cache.push(entries)
+                for user, tweet_id in entries:
+                    if user in model:
+                        held = model[user] | {tweet_id}
+                        model[user] = set(sorted(held, reverse=True)[: ttl.feed_capacity])
+            else:
+                await cache.remove(entries)
+                for user, tweet_id in entries:
+                    model.get(user, set()).discard(tweet_id)
+            for user in (1, 2):
+                assert await cache.feed(user, limit=20) == sorted(model[user], reverse=True)
+            assert await cache.feed(3, limit=20) is None
+            bound = rng.randrange(1, 40)
+            expected = sorted((i for i in model[1] if i <= bound), reverse=True)[:3]
+            assert await cache.feed(1, limit=3, max_id=bound) == expected
+
+
+async def test_scripts_a_restarted_server_forgot_are_loaded_again(servers: Servers) -> None:
+    async with scratch_redis(servers.redis_url) as stores:
+        cache = stores.feed_cache
+        await cache.store_feed(1, [10])
+        await stores.client.script_flush()  # as after a restart: every script is gone
+        assert await cache.push([(1, 11), (2, 11)]) == 1
+        await stores.client.script_flush()
+        assert await cache.feed(1, limit=5) == [11, 10]
+        await stores.client.script_flush()
+        assert (await stores.rate_limits.acquire("k", 2, 60.0, 1000.0)).allowed

@@ -1,8 +1,9 @@
 """The contracts of the user, graph, tweet and engagement stores, run against every backend
-(later issues add theirs to the parameter lists)."""
+`tests.backends` lists for each (a real one skips when its server is not answering)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,14 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chirp.model import Tweet, TweetVersion
-from storage.memory import (
-    MemoryActivityStore,
-    MemoryEngagementStore,
-    MemoryGraphStore,
-    MemoryRateLimitStore,
-    MemoryTweetStore,
-    MemoryUserStore,
-)
+from storage.memory import MemoryGraphStore
 from storage.protocols import (
     ActivityStore,
     Duplicate,
@@ -29,24 +23,21 @@ from storage.protocols import (
     TweetStore,
     UserStore,
 )
+from tests.backends import backends, opened
+from tests.servers import Servers
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-BACKENDS = {
-    "users": {"memory": MemoryUserStore},
-    "graph": {"memory": MemoryGraphStore},
-    "tweets": {"memory": MemoryTweetStore},
-    "engagement": {"memory": MemoryEngagementStore},
-    "rate_limits": {"memory": MemoryRateLimitStore},
-    "activity": {"memory": MemoryActivityStore},
-}
 
 
 def backend(kind: str) -> Any:
-    @pytest.fixture(params=sorted(BACKENDS[kind]))
-    def make(request: pytest.FixtureRequest) -> Any:
-        return BACKENDS[kind][request.param]()
+    """A fixture yielding a fresh store of ``kind`` from each of its backends in turn."""
 
-    return make
+    @pytest.fixture(name=kind, params=backends(kind))
+    async def store(request: pytest.FixtureRequest, servers: Servers) -> AsyncIterator[Any]:
+        async with opened(kind, request.param, servers) as fresh:
+            yield fresh
+
+    return store
 
 
 users = backend("users")
@@ -162,12 +153,15 @@ async def test_follower_lists_page_newest_first(graph: GraphStore) -> None:
     assert (await graph.followers(99, limit=5)).items == []
 
 
+@pytest.mark.parametrize("graph_backend", backends("graph"))
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 4), st.integers(0, 4)), max_size=60))
-def test_counts_always_match_the_edges(ops: list[tuple[bool, int, int]]) -> None:
+def test_counts_always_match_the_edges(
+    graph_backend: str, servers: Servers, ops: list[tuple[bool, int, int]]
+) -> None:
     async def run() -> None:
-        for make in BACKENDS["graph"].values():
-            store, edges = make(), set()
+        async with opened("graph", graph_backend, servers) as store:
+            edges = set()
             for follow, a, b in ops:
                 if follow:
                     assert await store.follow(a, b, NOW) == ((a, b) not in edges)

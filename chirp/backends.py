@@ -1,0 +1,187 @@
+"""Opening the stores the settings name: embedded ones in this process, or real servers."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from actors import ActorSystem, SupervisorSpec
+from chirp.config import Settings
+from storage.cache_ttl import CacheTTL
+from storage.memory import (
+    MemoryActivityStore,
+    MemoryEngagementStore,
+    MemoryEventLog,
+    MemoryFeedCache,
+    MemoryGraphStore,
+    MemoryNotificationStore,
+    MemoryRateLimitStore,
+    MemoryTrendStore,
+    MemoryTweetStore,
+    MemoryUserStore,
+    Retention,
+)
+from storage.protocols import (
+    ActivityStore,
+    EngagementStore,
+    EventLog,
+    FeedCache,
+    GraphStore,
+    NotificationStore,
+    RateLimitStore,
+    TrendStore,
+    TweetStore,
+    UserStore,
+)
+
+
+@dataclass(frozen=True)
+class TreePart:
+    """Actors a backend runs in the supervision tree (the embedded log's partitions, the
+    cache nodes), and how it finds them once the tree runs."""
+
+    spec: SupervisorSpec
+    attach: Callable[[ActorSystem], None]
+
+
+@dataclass
+class Backends:
+    """The stores behind the services, and the actors they need (``parts``, by name,
+    started before anything that uses them)."""
+
+    users: UserStore
+    graph: GraphStore
+    engagement: EngagementStore
+    tweets: TweetStore
+    activity: ActivityStore
+    trends: TrendStore
+    notifications: NotificationStore
+    cache: FeedCache
+    rate_limits: RateLimitStore
+    log: EventLog
+    #: Names the user store in access tokens: a token is good only where its user is.
+    token_context: str
+    parts: dict[str, TreePart] = field(default_factory=dict)
+    #: Every store lives in a server that outlives this process.
+    shared: bool = False
+
+
+def cache_ttl(settings: Settings) -> CacheTTL:
+    return CacheTTL(feed=settings.feed_ttl_seconds, tweet=settings.tweet_ttl_seconds)
+
+
+def embedded(settings: Settings) -> Backends:
+    """Every store in this process (the default): cache nodes and log partitions are
+    actors of the tree."""
+    intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
+    log = MemoryEventLog(
+        settings.partitions,
+        retention=Retention(
+            max_age=settings.log_retention_hours * 3600, max_bytes=settings.log_retention_bytes
+        ),
+        mailbox_size=settings.mailbox_size,
+    )
+    cache = MemoryFeedCache(nodes=settings.cache_nodes, ttl=cache_ttl(settings))
+    return Backends(
+        users=MemoryUserStore(),
+        graph=MemoryGraphStore(),
+        engagement=MemoryEngagementStore(),
+        tweets=MemoryTweetStore(),
+        activity=MemoryActivityStore(),
+        trends=MemoryTrendStore(),
+        notifications=MemoryNotificationStore(),
+        cache=cache,
+        rate_limits=MemoryRateLimitStore(),
+        log=log,
+        # The embedded user store lives as long as this process; so do its tokens.
+        token_context=f"memory:{secrets.token_hex(8)}",
+        parts={
+            "log": TreePart(log.supervisor_spec(**intensity), log.attach),
+            "cache": TreePart(cache.supervisor_spec(**intensity), cache.attach),
+        },
+    )
+
+
+@asynccontextmanager
+async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
+    """The stores ``settings`` name, opened (and closed on exit): each real server is
+    reached first, and one that does not answer raises `BackendUnavailable` naming it
+    before anything starts. The rest are embedded."""
+    backends = embedded(settings)
+    async with AsyncExitStack() as stack:
+        if settings.users != "memory":
+            await _open_postgres(stack, settings, backends)
+        if settings.tweets != "memory":
+            from storage.dynamodb import open_dynamodb
+
+            database = await stack.enter_async_context(
+                open_dynamodb(
+                    dynamodb_endpoint(settings.tweets), table_prefix=table_prefix(settings)
+                )
+            )
+            backends.tweets = database.tweets
+        if settings.cache != "memory":
+            await _open_redis_stores(stack, settings, backends)
+        if settings.log != "memory":
+            await _open_redis_log(stack, settings, backends)
+        backends.shared = "memory" not in (
+            settings.users,
+            settings.tweets,
+            settings.cache,
+            settings.log,
+        )
+        yield backends
+
+
+async def _open_postgres(stack: AsyncExitStack, settings: Settings, backends: Backends) -> None:
+    import trio_asyncio
+
+    from storage.postgres import open_postgres
+
+    loop = await stack.enter_async_context(trio_asyncio.open_loop())
+    database = await stack.enter_async_context(
+        open_postgres(settings.users, loop=loop, schema=settings.namespace or "public")
+    )
+    backends.users, backends.graph = database.users, database.graph
+    backends.engagement = database.engagement
+    backends.token_context = f"postgresql:{redacted_netloc(settings.users)}:{database.schema}"
+
+
+async def _open_redis_stores(stack: AsyncExitStack, settings: Settings, backends: Backends) -> None:
+    from storage.redis import RedisStores, open_redis
+
+    client = await stack.enter_async_context(open_redis(settings.cache))
+    stores = RedisStores(client, prefix=key_prefix(settings), ttl=cache_ttl(settings))
+    backends.cache, backends.trends = stores.feed_cache, stores.trends
+    backends.notifications, backends.rate_limits = stores.notifications, stores.rate_limits
+    backends.activity = stores.activity
+    del backends.parts["cache"]
+
+
+async def _open_redis_log(stack: AsyncExitStack, settings: Settings, backends: Backends) -> Any:
+    raise NotImplementedError("the Redis Streams log is being built")
+
+
+def key_prefix(settings: Settings) -> str:
+    return f"{settings.namespace}:" if settings.namespace else ""
+
+
+def table_prefix(settings: Settings) -> str:
+    return f"{settings.namespace}_" if settings.namespace else "chirp_"
+
+
+def dynamodb_endpoint(url: str) -> str | None:
+    """``dynamodb://host:port`` → ``http://host:port`` (a local server, dynalite or
+    DynamoDB Local); ``dynamodb://`` → None: AWS's own endpoint for the region."""
+    parts = urlsplit(url)
+    return f"http://{parts.netloc}" if parts.netloc else None
+
+
+def redacted_netloc(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return urlunsplit(("", f"{host}:{parts.port or ''}", parts.path, "", "")).lstrip("/")
