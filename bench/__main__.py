@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import actors, feed, read, write
+from bench import actors, backends, feed, read, write
 
 
 def main() -> None:
@@ -41,6 +41,32 @@ def main() -> None:
     reads.add_argument("--tweets", type=int, default=20_000)
     reads.add_argument("--reads", type=int, default=5_000, help="per kind of read")
     reads.add_argument("--burst", type=int, default=1_000, help="tweets in the lag burst")
+    stores = scenarios.add_parser(
+        "backends",
+        help="Redis clients, the Redis fan-out vs redis-benchmark, embedded vs production",
+    )
+    stores.add_argument(
+        "--section", action="append", choices=list(backends.SECTIONS), help="default: all"
+    )
+    stores.add_argument("--redis", default="redis://127.0.0.1:6379/0", metavar="URL")
+    stores.add_argument(
+        "--postgres", default="postgresql://root@127.0.0.1:5432/test", metavar="DSN"
+    )
+    stores.add_argument(
+        "--dynamodb", metavar="URL", help="http://host:port; default: start dynalite"
+    )
+    stores.add_argument("--repeat", type=int, default=3, help="client runs per figure (median)")
+    stores.add_argument("--ops", type=int, default=20_000, help="pipelined commands per run")
+    stores.add_argument("--calls", type=int, default=5_000, help="concurrent calls per run")
+    stores.add_argument("--fanout-users", type=int, default=3_000)
+    stores.add_argument("--fanout-tweets", type=int, default=500, help="tweets per batch")
+    stores.add_argument("--followers", type=int, default=40, help="per tweet, on average")
+    stores.add_argument("--fanout-repeat", type=int, default=5, help="batches (median)")
+    stores.add_argument("--users", type=int, default=500)
+    stores.add_argument("--follows", type=int, default=20, help="followees per user")
+    stores.add_argument("--tweets", type=int, default=2_000)
+    stores.add_argument("--reads", type=int, default=2_000)
+    stores.add_argument("--writers", type=int, default=64)
     args = top.parse_args()
     if args.scenario == "actors":
         actors.main(args.messages, args.events, args.repeat)
@@ -48,6 +74,29 @@ def main() -> None:
         write.main(args.tweets, args.repeat)
     elif args.scenario == "read":
         read.main(args.users, args.tweets, args.reads, args.burst)
+    elif args.scenario == "backends":
+        backends.main(
+            backends.Options(
+                sections=args.section or list(backends.SECTIONS),
+                redis=args.redis,
+                postgres=args.postgres,
+                dynamodb=args.dynamodb,
+                repeat=args.repeat,
+                ops=args.ops,
+                calls=args.calls,
+                fanout_users=args.fanout_users,
+                fanout_tweets=args.fanout_tweets,
+                followers=args.followers,
+                fanout_repeat=args.fanout_repeat,
+                workload=backends.Workload(
+                    users=args.users,
+                    follows=args.follows,
+                    tweets=args.tweets,
+                    reads=args.reads,
+                    writers=args.writers,
+                ),
+            )
+        )
     elif args.scenario == "feed":
         feed.main(
             graphs=args.graph or ["reed98", "power-law"],

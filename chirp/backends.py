@@ -185,3 +185,46 @@ def redacted_netloc(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     return urlunsplit(("", f"{host}:{parts.port or ''}", parts.path, "", "")).lstrip("/")
+
+
+async def drop_namespace(settings: Settings) -> None:
+    """Delete everything the deployment ``settings.namespace`` holds on its servers: its
+    Redis keys, its PostgreSQL schema, its DynamoDB tables (tests and benchmarks clean up
+    after themselves with it). The embedded stores need nothing: they die with the process."""
+    if not settings.namespace:
+        raise ValueError("only a named namespace is dropped, never the default one")
+    if settings.cache != "memory":
+        from storage.redis import open_redis
+
+        async with open_redis(settings.cache) as client:
+            keys = [k async for k in client.scan_iter(match=f"{key_prefix(settings)}*")]
+            for start in range(0, len(keys), 1000):
+                # A DEL per key: keys of different slots never share a command (Cluster).
+                async with client.pipeline(transaction=False) as pipeline:
+                    for key in keys[start : start + 1000]:
+                        pipeline.delete([key])
+    if settings.users != "memory":
+        import asyncpg
+        import trio_asyncio
+
+        from storage.postgres.migrations import quote_ident
+
+        async def drop() -> None:
+            connection = await asyncpg.connect(settings.users)
+            try:
+                await connection.execute(
+                    f"DROP SCHEMA IF EXISTS {quote_ident(settings.namespace)} CASCADE"
+                )
+            finally:
+                await connection.close()
+
+        async with trio_asyncio.open_loop() as loop:
+            await loop.run_aio_coroutine(drop())
+    if settings.tweets != "memory":
+        from storage.dynamodb import open_dynamodb
+
+        async with open_dynamodb(
+            dynamodb_endpoint(settings.tweets), table_prefix=table_prefix(settings)
+        ) as database:
+            for name in database.table_names:
+                await database.client.delete_table(TableName=name)

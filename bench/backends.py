@@ -1,0 +1,535 @@
+"""``python -m bench backends``: the production backends, each beside a ceiling of this run.
+
+Three sections, each its own table:
+  clients      coredis (native trio) against redis-py's asyncio client through trio-asyncio
+               on the Redis backend's own operations (`bench.redis_clients`): the faster
+               one is the default.
+  fanout       feed entries/s through `RedisFeedCache.push` (fan-out batches: tweets with
+               rising ids, each to its author's followers' feeds) against
+               ``redis-benchmark -P 16`` LPUSH/s on the same server, run just before and
+               just after; the target is a ratio of at least `FANOUT_TARGET`.
+  configs      chirp in process, embedded and in the full production configuration
+               (PostgreSQL, DynamoDB, Redis): tweets/s from concurrent writers through the
+               tweet service with the consumer tree running, then home-feed read latency
+               once the fan-out settled; the ratio production/embedded. DynamoDB is
+               dynalite (Node, in memory) unless ``--dynamodb`` names a server.
+Everything written goes under a namespace (key prefix, schema, table prefix) of this run's
+own and is deleted afterwards, even when the run fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import math
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import trio
+
+from chirp.config import Settings
+from chirp.server import Chirp, assemble
+from chirp.services.fanout import FLUSH_AT
+from storage.protocols import BackendUnavailable
+from storage.redis import RedisStores, open_redis
+
+from . import redis_clients
+from .actors import Row, report
+from .feed import settled
+
+SECTIONS = ("clients", "fanout", "configs")
+FANOUT_TARGET = 0.5
+#: redis-benchmark's own defaults but the pipeline depth and the key (its ``-t lpush``
+#: writes ``mylist`` in the database it selects; ours goes under this run's prefix).
+BENCHMARK_REQUESTS = 300_000
+BENCHMARK_PIPELINE = 16
+#: Concurrent tasks making accounts and warm feeds (not timed).
+LOADERS = 32
+PAGE = 10  # the feed page read, as `bench.feed`
+FIRST_TWEET_ID = 7_300_000_000_000_000_000  # Snowflake-sized ids, rising
+
+#: Dropping the bench's namespace may hold the exit up this long, at most.
+CLEANUP_SECONDS = 30.0
+
+
+class Unreachable(Exception):
+    """A server the run needs does not answer: the message says which and where."""
+
+
+# -- reachability ---------------------------------------------------------------------------
+
+
+def check_answers(what: str, url: str, default_port: int) -> None:
+    """Raise `Unreachable` unless something accepts a connection at ``url``'s host:port."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    raise Unreachable(f"{what} at {host}:{port} is not answering ({reason})")
+
+
+def check_postgres(dsn: str) -> None:
+    """Raise `Unreachable` unless ``dsn`` takes a connection (a missing database or a
+    refused login is told here, in one line, before anything is written)."""
+    import asyncpg
+    import trio_asyncio
+
+    from chirp.backends import redacted_netloc
+
+    async def connect() -> None:
+        async with trio_asyncio.open_loop() as loop:
+            connection = await loop.run_aio_coroutine(asyncpg.connect(dsn, timeout=5))
+            await loop.run_aio_coroutine(connection.close())
+
+    try:
+        trio.run(connect)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the run cannot use the server
+        while isinstance(exc, ExceptionGroup) and exc.exceptions:  # trio's, around it
+            exc = exc.exceptions[0]
+        reason = str(exc) or type(exc).__name__
+        raise Unreachable(f"PostgreSQL at {redacted_netloc(dsn)}: {reason}") from None
+
+
+def unavailable(exc: BaseException) -> BackendUnavailable | None:
+    """The `BackendUnavailable` inside ``exc`` (or its exception groups), if that is it."""
+    if isinstance(exc, BackendUnavailable):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := unavailable(inner)) is not None:
+                return found
+    return None
+
+
+def run(async_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """``trio.run``, with a backend that stopped answering turned into `Unreachable`."""
+    try:
+        return trio.run(async_fn, *args)
+    except BaseException as exc:
+        found = unavailable(exc)
+        if found is None:
+            raise
+        raise Unreachable(str(found)) from None
+
+
+# -- section 2: the feed cache's fan-out against redis-benchmark ----------------------------
+
+
+def redis_benchmark(url: str, key: str) -> float:
+    """LPUSH/s from ``redis-benchmark -P 16`` on ``url``'s server and database, pushing to
+    ``key`` (the command ``-t lpush`` runs, on a key of our own)."""
+    parts = urlsplit(url)
+    command = [
+        "redis-benchmark",
+        "-h",
+        parts.hostname or "127.0.0.1",
+        "-p",
+        str(parts.port or 6379),
+        "--dbnum",
+        parts.path.strip("/") or "0",
+        "-P",
+        str(BENCHMARK_PIPELINE),
+        "-n",
+        str(BENCHMARK_REQUESTS),
+        "-q",
+        "--csv",
+    ]
+    if parts.password:
+        command += ["-a", parts.password] + (["--user", parts.username] if parts.username else [])
+    command += ["LPUSH", key, "xxx"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    if done.returncode != 0 or not rows:
+        raise RuntimeError(f"redis-benchmark failed: {(done.stderr or done.stdout).strip()}")
+    return float(rows[-1]["rps"])
+
+
+def fanout_batches(
+    users: int, tweets: int, followers: int, repeat: int, seed: int = 11
+) -> list[list[list[tuple[int, int]]]]:
+    """Per run, the push calls of one fan-out batch of ``tweets`` tweets: each tweet (ids
+    rising across runs) to its author and about ``followers`` random followers, flushed
+    every `FLUSH_AT` entries as `FanoutService.spread` does."""
+    rng = random.Random(seed)
+    tweet_id = FIRST_TWEET_ID
+    runs = []
+    for _ in range(repeat):
+        calls: list[list[tuple[int, int]]] = []
+        entries: list[tuple[int, int]] = []
+        for _ in range(tweets):
+            tweet_id += rng.randrange(1, 1 << 22)
+            author = rng.randrange(users)
+            reached = rng.sample(range(users), rng.randint(followers // 2, followers * 3 // 2))
+            entries.append((author, tweet_id))
+            entries.extend((follower, tweet_id) for follower in reached if follower != author)
+            if len(entries) >= FLUSH_AT:
+                calls.append(entries)
+                entries = []
+        calls.append(entries)
+        runs.append(calls)
+    return runs
+
+
+async def in_tasks(items: Iterable[Any], work: Callable[[Any], Awaitable[None]]) -> None:
+    """``work(item)`` for every item, `LOADERS` at a time."""
+    limiter = trio.CapacityLimiter(LOADERS)
+
+    async def one(item: Any) -> None:
+        async with limiter:
+            await work(item)
+
+    async with trio.open_nursery() as nursery:
+        for item in items:
+            nursery.start_soon(one, item)
+
+
+async def fanout_rates(
+    url: str, prefix: str, runs: list[list[list[tuple[int, int]]]], users: int
+) -> list[float]:
+    """Entries/s of each run's pushes (every user's feed cached first, so they all land)."""
+    async with open_redis(url) as client:
+        cache = RedisStores(client, prefix=prefix).feed_cache
+        try:
+            await in_tasks(range(users), lambda user: cache.store_feed(user, []))
+            rates = []
+            for calls in runs:
+                entries = sum(len(call) for call in calls)
+                started = time.perf_counter()
+                for call in calls:
+                    await cache.push(call)
+                rates.append(entries / (time.perf_counter() - started))
+            return rates
+        finally:
+            with trio.CancelScope(shield=True):
+                keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+                for start in range(0, len(keys), 1000):
+                    await client.delete(keys[start : start + 1000])
+
+
+def fanout_section(url: str, users: int, tweets: int, followers: int, repeat: int) -> str:
+    prefix = f"bench{secrets.token_hex(4)}:"
+    runs = fanout_batches(users, tweets, followers, repeat)
+    per_run = sum(len(call) for call in runs[0])
+    have_benchmark = shutil.which("redis-benchmark") is not None
+    key = f"{prefix}mylist"
+    try:
+        before = redis_benchmark(url, key) if have_benchmark else math.nan
+        rates = run(fanout_rates, url, prefix, runs, users)
+        after = redis_benchmark(url, key) if have_benchmark else math.nan
+    finally:
+        run(drop_key, url, key)
+    rate = statistics.median(rates)
+    lines = [
+        f"{tweets} tweets x ~{followers} followers among {users:,} users per batch "
+        f"({per_run:,} entries); median of {repeat} batches; ceiling: redis-benchmark "
+        f"-P {BENCHMARK_PIPELINE} LPUSH, the better of the runs before and after",
+    ]
+    if not have_benchmark:
+        lines.append("redis-benchmark is not on PATH: no ceiling, no ratio")
+        lines.append(f"feed cache push: {rate:,.0f} entries/s")
+        return "\n".join(lines)
+    ceiling = max(before, after)
+    row = Row(
+        "feed cache push, entries", rate, f"redis-benchmark -P {BENCHMARK_PIPELINE} LPUSH", ceiling
+    )
+    lines.append(report([row]))
+    lines.append(
+        f"LPUSH/s before {before:,.0f}, after {after:,.0f}; batches "
+        + ", ".join(f"{r:,.0f}" for r in rates)
+        + " entries/s"
+    )
+    verdict = "met" if row.ratio >= FANOUT_TARGET else "MISSED"
+    lines.append(f"target: ratio >= {FANOUT_TARGET:.2f}: {verdict} ({row.ratio:.2f})")
+    return "\n".join(lines)
+
+
+async def drop_key(url: str, key: str) -> None:
+    async with open_redis(url) as client:
+        await client.delete([key])
+
+
+# -- section 3: embedded against production, in process --------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    users: int
+    follows: int  # per user
+    tweets: int
+    reads: int
+    writers: int
+    seed: int = 7
+
+
+@dataclass
+class Figures:
+    configuration: str
+    setup_s: float = 0.0  # accounts, follows, warm feeds (not part of any rate)
+    posted_per_s: float = 0.0  # the posts alone, the consumers running beside them
+    settled_per_s: float = 0.0  # posted and fanned out
+    reads_per_s: float = 0.0
+    read_p50_ms: float = 0.0
+    read_p99_ms: float = 0.0
+    feed_hit_rate: float = 0.0
+
+
+def bench_settings(**overrides: Any) -> Settings:
+    return Settings(
+        jwt_secret="x" * 32,
+        admin_token="bench-admin-token-0123456789",
+        password_memory_kib=64,
+        password_time_cost=1,
+        rate_tweets_per_user=10**9,
+        rate_calls_per_user=10**9,
+        rate_requests_per_ip=10**9,
+        **overrides,
+    )
+
+
+async def populate(chirp: Chirp, work: Workload) -> list[int]:
+    """Accounts through the user service, each following ``work.follows`` others (loaded
+    straight into the graph store in bulk, as seeding does: following through the service
+    costs a log event and a feed merge each, which is not what is measured); every user
+    active with a cached (empty) feed, as a running service has its readers."""
+    users = chirp.services.users
+    ids: list[int] = [0] * work.users
+
+    async def register(n: int) -> None:
+        view, _ = await users.register(
+            username=f"b{n}", email=f"b{n}@bench.example", password="long enough pw"
+        )
+        ids[n] = view.user.user_id
+
+    await in_tasks(range(work.users), register)
+    rng = random.Random(work.seed)
+    pairs = [
+        (ids[n], ids[m])
+        for n in range(work.users)
+        for m in rng.sample([m for m in range(work.users) if m != n], work.follows)
+    ]
+    loaded = chirp.stores.graph.load(pairs)  # type: ignore[attr-defined]
+    if inspect.isawaitable(loaded):  # the memory store's is synchronous, PostgreSQL's not
+        await loaded
+
+    async def warm(user_id: int) -> None:
+        await users.seen(user_id)
+        await chirp.stores.cache.store_feed(user_id, [])
+
+    await in_tasks(ids, warm)
+    return ids
+
+
+async def drive(chirp: Chirp, work: Workload, figures: Figures) -> Figures:
+    """The tree running: load, post, let the fan-out settle, read."""
+    async with trio.open_nursery() as nursery:
+        await nursery.start(chirp.system.run)
+        started = time.perf_counter()
+        ids = await populate(chirp, work)
+        figures.setup_s = time.perf_counter() - started
+
+        rng = random.Random(work.seed + 1)
+        authors = [rng.choice(ids) for _ in range(work.tweets)]
+        post = chirp.services.tweets.post
+
+        async def writer(index: int) -> None:
+            for i in range(index, work.tweets, work.writers):
+                await post(authors[i], f"tweet number {i} about #bench and @b{i % 97}")
+
+        started = time.perf_counter()
+        async with trio.open_nursery() as load:
+            for index in range(work.writers):
+                load.start_soon(writer, index)
+        figures.posted_per_s = work.tweets / (time.perf_counter() - started)
+        await settled(chirp)
+        figures.settled_per_s = work.tweets / (time.perf_counter() - started)
+
+        feeds, latencies, regenerated = chirp.services.feeds, [], 0
+        readers = [rng.choice(ids) for _ in range(work.reads)]
+        started = time.perf_counter()
+        for reader in readers:
+            begun = time.perf_counter()
+            page = await feeds.read(reader, limit=PAGE, max_id=None)
+            latencies.append(time.perf_counter() - begun)
+            regenerated += page.regenerated
+        figures.reads_per_s = work.reads / (time.perf_counter() - started)
+        latencies.sort()
+        figures.read_p50_ms = 1000 * statistics.median(latencies)
+        figures.read_p99_ms = 1000 * latencies[int(0.99 * (len(latencies) - 1))]
+        figures.feed_hit_rate = 1 - regenerated / work.reads
+
+        await chirp.system.shutdown()
+        nursery.cancel_scope.cancel()
+    return figures
+
+
+async def embedded_run(work: Workload) -> Figures:
+    return await drive(assemble(bench_settings()), work, Figures("embedded"))
+
+
+async def production_run(settings: Settings, work: Workload) -> Figures:
+    """chirp on the servers ``settings`` name; its namespace is dropped afterwards."""
+    from chirp.backends import drop_namespace, open_backends
+
+    try:
+        async with open_backends(settings) as backends:
+            chirp = assemble(settings, backends=backends)
+            return await drive(chirp, work, Figures("production"))
+    finally:
+        with trio.move_on_after(CLEANUP_SECONDS, shield=True):
+            await drop_namespace(settings)
+
+
+def configs_table(embedded: Figures, production: Figures, work: Workload) -> str:
+    columns = [
+        ("setup s", "setup_s", ".1f"),
+        ("posted/s", "posted_per_s", ",.0f"),
+        ("fanned out/s", "settled_per_s", ",.0f"),
+        ("reads/s", "reads_per_s", ",.0f"),
+        ("p50 ms", "read_p50_ms", ".2f"),
+        ("p99 ms", "read_p99_ms", ".2f"),
+        ("feed hits", "feed_hit_rate", ".2f"),
+    ]
+    lines = [
+        f"{work.users} users following {work.follows} each; {work.tweets:,} tweets from "
+        f"{work.writers} writers (posted/s: the posts alone, consumers running; fanned out/s: "
+        f"until the fan-out settled); {work.reads:,} feed reads of {PAGE} tweets, one at a "
+        "time (in the ratios, latency above 1 is slower, rates below 1 are)",
+        f"{'configuration':<22}" + "".join(f"{title:>13}" for title, _, _ in columns),
+        "-" * 100,
+    ]
+    for figures in (embedded, production):
+        lines.append(
+            f"{figures.configuration:<22}"
+            + "".join(f"{format(getattr(figures, name), spec):>13}" for _, name, spec in columns)
+        )
+    ratios = []
+    for _, name, _ in columns:
+        base = getattr(embedded, name)
+        ratios.append(f"{getattr(production, name) / base:>13.2f}" if base else f"{'-':>13}")
+    lines.append(f"{'production/embedded':<22}" + "".join(ratios))
+    return "\n".join(lines)
+
+
+def configs_section(
+    redis_url: str, postgres_dsn: str, dynamodb_url: str | None, work: Workload
+) -> str:
+    from chirp.backends import redacted_netloc
+    from storage.redis.client import redacted
+
+    embedded = run(embedded_run, work)
+
+    def production(endpoint: str) -> Figures:
+        settings = bench_settings(
+            users=postgres_dsn,
+            tweets=f"dynamodb://{urlsplit(endpoint).netloc}",
+            cache=redis_url,
+            namespace=f"bench{secrets.token_hex(4)}",
+        )
+        return run(production_run, settings, work)
+
+    if dynamodb_url is not None:
+        figures = production(dynamodb_url)
+        note = f"DynamoDB: {dynamodb_url}"
+    else:
+        import pytest
+
+        from tests.dynalite import running_dynalite
+
+        try:
+            with running_dynalite() as endpoint:
+                figures = production(endpoint)
+        except (pytest.skip.Exception, pytest.fail.Exception) as exc:
+            raise Unreachable(
+                f"dynalite could not start ({exc.msg}); pass --dynamodb URL"
+            ) from None
+        note = (
+            "DynamoDB is dynalite (Node, in memory) standing in: its figures are dynalite's, "
+            "not AWS's"
+        )
+    return "\n".join(
+        [
+            configs_table(embedded, figures, work),
+            f"production: PostgreSQL {redacted_netloc(postgres_dsn)}, Redis "
+            f"{redacted(redis_url)}; {note}",
+        ]
+    )
+
+
+# -- the whole run --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    sections: list[str]
+    redis: str
+    postgres: str
+    dynamodb: str | None
+    repeat: int
+    ops: int
+    calls: int
+    fanout_users: int
+    fanout_tweets: int
+    followers: int
+    fanout_repeat: int
+    workload: Workload
+
+
+def check_servers(options: Options) -> None:
+    check_answers("Redis", options.redis, 6379)
+    if "configs" in options.sections:
+        check_answers("PostgreSQL", options.postgres, 5432)
+        check_postgres(options.postgres)
+        if options.dynamodb is not None:
+            check_answers("DynamoDB", options.dynamodb, 80)
+
+
+def main(options: Options) -> None:
+    try:
+        check_servers(options)
+        if "clients" in options.sections:
+            prefix = f"bench{secrets.token_hex(4)}:"
+            rows = run(
+                partial(redis_clients.compare, options.redis, prefix),
+                options.ops,
+                options.calls,
+                options.repeat,
+            )
+            print(
+                "1. Redis clients on the backend's operations: coredis (native trio) vs "
+                f"redis-py asyncio through trio-asyncio; median of {options.repeat} runs"
+            )
+            print(redis_clients.table(rows))
+            print()
+        if "fanout" in options.sections:
+            print("2. Redis feed cache fan-out vs redis-benchmark, same server, same run")
+            print(
+                fanout_section(
+                    options.redis,
+                    options.fanout_users,
+                    options.fanout_tweets,
+                    options.followers,
+                    options.fanout_repeat,
+                )
+            )
+            print()
+        if "configs" in options.sections:
+            print("3. Embedded vs production configuration, in process")
+            print(
+                configs_section(options.redis, options.postgres, options.dynamodb, options.workload)
+            )
+    except Unreachable as exc:
+        raise SystemExit(f"bench backends: {exc}") from None
