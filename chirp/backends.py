@@ -6,7 +6,6 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from actors import ActorSystem, SupervisorSpec
@@ -162,8 +161,23 @@ async def _open_redis_stores(stack: AsyncExitStack, settings: Settings, backends
     del backends.parts["cache"]
 
 
-async def _open_redis_log(stack: AsyncExitStack, settings: Settings, backends: Backends) -> Any:
-    raise NotImplementedError("the Redis Streams log is being built")
+async def _open_redis_log(stack: AsyncExitStack, settings: Settings, backends: Backends) -> None:
+    from storage.redis import open_redis
+    from storage.redis.eventlog import RedisEventLog, StreamRetention
+    from storage.redis.leases import LeaseTerms
+
+    client = await stack.enter_async_context(open_redis(settings.log))
+    log = RedisEventLog(
+        client,
+        settings.partitions,
+        prefix=key_prefix(settings),
+        retention=StreamRetention(max_age=settings.log_retention_hours * 3600),
+        leases=LeaseTerms(ttl=settings.lease_seconds),
+    )
+    await log.prepare()
+    intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
+    backends.log = log
+    backends.parts["log"] = TreePart(log.supervisor_spec(**intensity), lambda system: None)
 
 
 def key_prefix(settings: Settings) -> str:

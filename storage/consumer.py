@@ -8,7 +8,7 @@ from typing import Any
 import trio
 
 from actors import Actor, ActorSpec, SupervisorSpec
-from storage.protocols import EventLog, Record
+from storage.protocols import EventLog, GroupMember, Record
 
 #: Applies a batch of records (in offset order within each partition). It must be
 #: idempotent: after a crash, the batch that was not committed is delivered again.
@@ -16,11 +16,13 @@ Handler = Callable[[Sequence[Record]], Awaitable[None]]
 
 
 class Consumer(Actor):
-    """One member of a consumer group: owns some partitions of one topic and applies their
+    """One member of a consumer group: reads some partitions of one topic and applies their
     records in order, committing each batch after it is applied (at-least-once).
 
-    A new incarnation starts from the group's committed offsets, so a consumer killed
-    mid-batch sees that batch again, and nothing before it.
+    It reads through `EventLog.join`: a new incarnation starts from the group's committed
+    offsets, so a consumer killed mid-batch sees that batch again, and nothing before it.
+    Where several processes share the group, it reads only the partitions its process holds
+    (and waits while it holds none); an orderly stop hands them back at once.
     """
 
     def __init__(
@@ -39,45 +41,33 @@ class Consumer(Actor):
         self._partitions = list(partitions)
         self._handler = handler
         self._max_records = max_records
-        self._positions: dict[int, int] = {}
-        self._lag = 0
+        self._member: GroupMember | None = None
 
     async def run(
         self, mailbox: Any, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        log, group, topic = self._log, self._group, self._topic
-        positions = self._positions
-        for partition in self._partitions:
-            positions[partition] = await log.committed(group, topic, partition)
-        lag = await log.lag(group, topic)
-        self._lag = sum(lag[p] for p in self._partitions)
-        task_status.started()
-        while True:
-            records, end_offsets, start_offsets = await log.fetch(
-                topic, positions, max_records=self._max_records
-            )
-            # Counted before applying: a consumer stuck on a batch shows what waits behind it.
-            self._lag = sum(
-                end_offsets[p] - max(positions[p], start_offsets[p]) for p in end_offsets
-            )
-            await self._handler(records)
-            advanced: dict[int, int] = {}
-            for record in records:
-                advanced[record.partition] = record.offset + 1
-            for partition, offset in advanced.items():
-                await log.commit(group, topic, partition, offset)
-            # The partitions just served go to the back of the order, so when one fetch
-            # cannot hold them all, the others come first next time.
-            waiting = {p: o for p, o in positions.items() if p not in advanced}
-            positions = self._positions = waiting | advanced
-            self._lag -= len(records)
+        async with self._log.join(
+            self._group, self._topic, self._partitions, member=self.name
+        ) as member:
+            self._member = member
+            task_status.started()
+            while True:
+                records = await member.poll(max_records=self._max_records)
+                await self._handler(records)
+                await member.commit(records)
+
+    async def on_stop(self) -> None:
+        if self._member is not None:
+            await self._member.leave()
 
     def describe(self) -> dict[str, Any]:
+        member = self._member
         return {
             "group": self._group,
             "topic": self._topic,
             "partitions": self._partitions,
-            "lag": self._lag,
+            "owned": sorted(member.owned) if member is not None else [],
+            "lag": member.lag if member is not None else 0,
         }
 
 

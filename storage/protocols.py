@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -51,6 +52,55 @@ class UnknownTopic(LogError, LookupError):
 class LogUnavailable(LogError):
     """The event could not be appended (or the read could not be served) now; nothing was
     acknowledged, so the caller may retry."""
+
+
+class LeaseLost(LogError):
+    """This process no longer holds a partition it was consuming for a group (its lease ran
+    out unrenewed, or another process holds it now): whatever it was applying may be applied
+    again by the new holder, and its commit was refused. The consumer should stop (crash);
+    its restart takes whatever partitions are free."""
+
+
+class GroupMember(Protocol):
+    """One member of a consumer group, reading some partitions of one topic: made by
+    `EventLog.join`, used by one task at a time (`storage.consumer.Consumer`).
+
+    The loop is ``poll`` → apply → ``commit``: everything ``poll`` returned is delivered
+    again (to this member's next incarnation, or to whichever process takes the partition
+    over) until it is committed. Each partition's records come in offset order, those
+    delivered before and never committed first, so a key's events are applied in order
+    across restarts and takeovers.
+    """
+
+    @property
+    def owned(self) -> frozenset[int]:
+        """The partitions this member reads now: all it was given on a log with one
+        consumer process, those whose lease this process holds on a shared one."""
+        ...
+
+    @property
+    def lag(self) -> int:
+        """Events of the owned partitions not committed yet (as of the last poll, less what
+        was committed since): what waits behind the batch being applied. No I/O."""
+        ...
+
+    async def poll(self, *, max_records: int = 500) -> list[Record]:
+        """The next records of the owned partitions, at most ``max_records`` in all, shared
+        between partitions as `EventLog.fetch` shares them. Waits until there are some.
+        Raises `LeaseLost`, `LogUnavailable`."""
+        ...
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        """Record that ``records`` (the last poll's) are applied: in each partition, every
+        record up to the last of them. Raises `LeaseLost` (the commit did not happen),
+        `LogUnavailable`."""
+        ...
+
+    async def leave(self) -> None:
+        """An orderly goodbye: hand the owned partitions back at once, so others need not
+        wait for leases to run out. Only after the last ``commit``; a no-op where nothing is
+        shared."""
+        ...
 
 
 class EventLog(Protocol):
@@ -105,6 +155,17 @@ class EventLog(Protocol):
 
     async def lag(self, group: str, topic: str) -> list[int]:
         """Per partition, how many retained events ``group`` has not committed yet."""
+        ...
+
+    def join(
+        self, group: str, topic: str, partitions: Sequence[int], *, member: str
+    ) -> AbstractAsyncContextManager[GroupMember]:
+        """Take part in ``group``'s reading of ``topic`` as ``member`` (a name unique among
+        this process's members of the group, the same in every process and across restarts:
+        the actor's name), reading ``partitions``, or those of them this process holds when
+        several processes share the group. The member starts from the group's committed
+        offsets; it stops reading when the context exits. Raises `UnknownTopic`,
+        `ValueError` (a partition the topic does not have)."""
         ...
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -162,6 +163,19 @@ class MemoryEventLog:
             for p, log in enumerate(self._logs(topic))
         ]
 
+    @asynccontextmanager
+    async def join(
+        self, group: str, topic: str, partitions: Sequence[int], *, member: str
+    ) -> AsyncIterator[OffsetMember]:
+        """A member reading ``partitions`` outright: one process holds the whole log, so
+        there is nothing to share them with."""
+        logs = self._logs(topic)
+        for partition in partitions:
+            self._partition(topic, logs, partition)
+        reader = OffsetMember(self, group, topic, partitions)
+        await reader.start()
+        yield reader
+
     def _logs(self, topic: str) -> list[PartitionLog]:
         try:
             return self._partitions[topic]
@@ -207,3 +221,57 @@ class MemoryEventLog:
 
 
 _unpack = partial(msgpack.unpackb, strict_map_key=False)
+
+
+class OffsetMember:
+    """A `GroupMember` over ``fetch`` and ``commit``: positions start at the group's
+    committed offsets and move past each committed batch. Served partitions go to the back
+    of the order, so when one fetch cannot hold them all, the others come first next time.
+    It calls the log's ``commit`` afresh each time (tests wrap it to watch commits)."""
+
+    def __init__(
+        self, log: MemoryEventLog, group: str, topic: str, partitions: Sequence[int]
+    ) -> None:
+        self._log = log
+        self._group = group
+        self._topic = topic
+        self._partitions = list(partitions)
+        self._positions: dict[int, int] = {}
+        self._lag = 0
+
+    @property
+    def owned(self) -> frozenset[int]:
+        return frozenset(self._partitions)
+
+    @property
+    def lag(self) -> int:
+        return self._lag
+
+    async def start(self) -> None:
+        log, group, topic = self._log, self._group, self._topic
+        for partition in self._partitions:
+            self._positions[partition] = await log.committed(group, topic, partition)
+        lag = await log.lag(group, topic)
+        self._lag = sum(lag[p] for p in self._partitions)
+
+    async def poll(self, *, max_records: int = 500) -> list[Record]:
+        positions = self._positions
+        records, end_offsets, start_offsets = await self._log.fetch(
+            self._topic, positions, max_records=max_records
+        )
+        # Counted before applying: a consumer stuck on a batch shows what waits behind it.
+        self._lag = sum(end_offsets[p] - max(positions[p], start_offsets[p]) for p in end_offsets)
+        return records
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        advanced: dict[int, int] = {}
+        for record in records:
+            advanced[record.partition] = record.offset + 1
+        for partition, offset in advanced.items():
+            await self._log.commit(self._group, self._topic, partition, offset)
+        waiting = {p: o for p, o in self._positions.items() if p not in advanced}
+        self._positions = waiting | advanced
+        self._lag -= len(records)
+
+    async def leave(self) -> None:
+        await trio.lowlevel.checkpoint()

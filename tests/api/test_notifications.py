@@ -219,7 +219,9 @@ async def test_killing_the_notifiers_mid_stream_loses_and_doubles_nothing(
         got = [
             await inbox(c, people[n][1], limit=100) for c, people in zip(both, users, strict=True)
         ]
-        assert kinds(got[0]) == kinds(got[1]), n
+        # The same notifications; their order across topics follows which consumer got
+        # there first, which kills (and, on a shared log, real round trips) reshuffle.
+        assert sorted(kinds(got[0])) == sorted(kinds(got[1])), n
         assert got[0]["unread_count"] == got[1]["unread_count"] == expected[n], n
         assert sum(item["count"] for item in got[1]["notifications"]) == expected[n], n
 
