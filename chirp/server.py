@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import trio
+from pydantic import SecretStr
 from quart_trio import QuartTrio
 
 from actors import ActorSpec, ActorSystem, SupervisorSpec
@@ -59,6 +60,11 @@ class Chirp:
             await self.system.spawn(spec, parent="root")
 
 
+def given_or_new(secret: SecretStr | None) -> str:
+    """The configured secret, or a fresh random one for this process alone."""
+    return secrets.token_urlsafe(32) if secret is None else secret.get_secret_value()
+
+
 def fanout_policy(settings: Settings) -> FanoutPolicy:
     """The fan-out policy the settings name: the seed's hybrid tiers, or pure push/pull."""
     active_window = timedelta(days=settings.fanout_active_days)
@@ -87,17 +93,9 @@ def assemble(
     stores = embedded(settings) if backends is None else backends
     log = stores.log
     generated = settings.admin_token is None
-    admin_token = (
-        secrets.token_urlsafe(32)
-        if settings.admin_token is None
-        else settings.admin_token.get_secret_value()
-    )
+    admin_token = given_or_new(settings.admin_token)
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
-    jwt_secret = (
-        secrets.token_urlsafe(32)
-        if settings.jwt_secret is None
-        else settings.jwt_secret.get_secret_value()
-    )
+    jwt_secret = given_or_new(settings.jwt_secret)
     user_store, tweet_store, graph_store = stores.users, stores.tweets, stores.graph
     users = UserService(
         activity=stores.activity,

@@ -32,6 +32,7 @@ from storage.redis.client import open_redis
 from storage.redis.eventlog import RedisEventLog, RedisGroupMember, StreamRetention
 from storage.redis.leases import LeaseTerms, PartitionLeases, lease_key
 from tests.backends import scratch_name
+from tests.ledger import DeliveryLedger
 from tests.servers import Servers
 
 from .conftest import WallClock
@@ -373,51 +374,24 @@ async def test_every_acknowledged_event_is_applied_in_key_order_despite_kills(
     while events flow, in the middle of reads, applies and acknowledgements."""
     rng = random.Random(20261125)
     log = scratch.log({"events": PARTITIONS}, leases=LeaseTerms(ttl=5.0))
-    deliveries: Counter[tuple[str, int]] = Counter()
-    first_seen: dict[str, list[int]] = defaultdict(list)
-    committed_so_far: dict[int, int] = defaultdict(int)
-    redelivered_after_commit: list[Record] = []
-    in_flight: dict[int, dict[int, tuple[str, int]]] = defaultdict(dict)
-    kills_in_flight: Counter[tuple[str, int]] = Counter()
+    ledger = DeliveryLedger()
     drained = trio.Event()
-    acknowledged: dict[str, list[int]] = defaultdict(list)
-
-    async def apply(records: Sequence[Record]) -> None:
-        for record in records:
-            if record.offset < committed_so_far[record.partition]:
-                redelivered_after_commit.append(record)
-            event = (record.key, record.value["seq"])
-            in_flight[record.partition][record.offset] = event
-            if event not in deliveries:
-                first_seen[record.key].append(record.value["seq"])
-            deliveries[event] += 1
-            await trio.lowlevel.checkpoint()  # an apply takes time: kills land mid-batch
 
     original_commit = RedisGroupMember.commit
 
     async def tracking_commit(member: RedisGroupMember, records: Sequence[Record]) -> None:
         await original_commit(member, records)
         for record in records:
-            partition = record.partition
-            committed_so_far[partition] = max(committed_so_far[partition], record.offset + 1)
-            in_flight[partition].pop(record.offset, None)
-        if len(deliveries) == EVENTS and sum(committed_so_far.values()) == EVENTS:
+            ledger.committed(record.partition, record.offset + 1)
+        if len(ledger.deliveries) == EVENTS and sum(ledger.committed_so_far.values()) == EVENTS:
             drained.set()
 
     monkeypatch.setattr(RedisGroupMember, "commit", tracking_commit)
     group = consumer_group(
-        log, group="g", topic="events", members=MEMBERS, handler=apply, max_records=32,
+        log, group="g", topic="events", members=MEMBERS, handler=ledger.apply, max_records=32,
         max_restarts=10_000,
     )  # fmt: skip
     kills = 0
-
-    async def publish(keys: list[str]) -> None:
-        sequence = dict.fromkeys(keys, 0)
-        for n in range(EVENTS // 8):
-            key = keys[n % len(keys)]
-            await log.publish("events", key, {"seq": sequence[key]})
-            acknowledged[key].append(sequence[key])
-            sequence[key] += 1
 
     killed: set[tuple[str, int]] = set()  # (member, incarnation)
 
@@ -429,8 +403,7 @@ async def test_every_acknowledged_event_is_applied_in_key_order_despite_kills(
             member = rng.randrange(MEMBERS)
             incarnation = (members[member], system.restarts(members[member]))
             if system.state(members[member]) == "running" and incarnation not in killed:
-                for partition in range(member, PARTITIONS, MEMBERS):
-                    kills_in_flight.update(in_flight[partition].values())
+                ledger.caught(range(member, PARTITIONS, MEMBERS))
                 try:
                     system.kill(members[member])
                 except ActorUnavailable:
@@ -446,7 +419,9 @@ async def test_every_acknowledged_event_is_applied_in_key_order_despite_kills(
                 load.start_soon(chaos, system, publishing_done)
                 async with trio.open_nursery() as publishers:
                     for shard in range(8):
-                        publishers.start_soon(publish, keys[shard::8])
+                        publishers.start_soon(
+                            ledger.publish, log, "events", keys[shard::8], EVENTS // 8
+                        )
                 publishing_done.set()
             await drained.wait()
 
@@ -459,13 +434,7 @@ async def test_every_acknowledged_event_is_applied_in_key_order_despite_kills(
             await wait_until(all_back)  # the last kills land once their requests end
         tree = system.tree()
     assert kills >= 10, "the chaos must actually have hit the consumers"
-    assert sum(len(seqs) for seqs in acknowledged.values()) == EVENTS
-    assert dict(first_seen) == dict(acknowledged), "all applied, each key in publish order"
-    assert redelivered_after_commit == [], "nothing committed is ever delivered again"
-    extra = {event: n - 1 for event, n in deliveries.items() if n > 1}
-    assert all(n <= kills_in_flight[event] for event, n in extra.items()), (
-        "an event is delivered again at most once per kill that caught it in flight"
-    )
+    ledger.assert_all_applied(EVENTS)
     assert await log.lag("g", "events") == [0] * PARTITIONS
     group_tree = next(c for c in tree["children"] if c["name"] == "g.events")
     assert sum(member["restarts"] for member in group_tree["children"]) == kills
