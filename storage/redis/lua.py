@@ -19,38 +19,87 @@ SENTINEL = b"0"
 _INSERT = (
     NEWER
     + """
--- Add ARGV[first..] (ids, ascending, no repeats) to the list KEYS[1] of at most `cap`
--- ids. Nearly always they are all newer than the head: one LPUSH takes them. Otherwise
--- each goes to its place by id; one held already, or older than all of a full list, is
--- skipped. Answers how many went in.
-local function insert(cap, first)
-  local key, added = KEYS[1], 0
-  local head = redis.call('LINDEX', key, 0)
-  if #ARGV >= first and #ARGV - first < 4000 and newer(ARGV[first], head) then
-    redis.call('LPUSH', key, unpack(ARGV, first))
-    added = #ARGV - first + 1
-  else
-    for i = first, #ARGV do
-      local id = ARGV[i]
-      head = redis.call('LINDEX', key, 0)
-      if newer(id, head) then
-        redis.call('LPUSH', key, id)
-        added = added + 1
-      elseif id ~= head then
-        local held = redis.call('LRANGE', key, 0, -1)
-        for j = 2, #held do
-          if held[j] == id then break end
-          if newer(id, held[j]) then
-            if held[j] == '0' and #held > cap then break end
-            redis.call('LINSERT', key, 'BEFORE', held[j], id)
-            added = added + 1
-            break
-          end
-        end
+local function older(a, b) return newer(b, a) end
+
+-- `ids` ascending without repeats: nearly always they come so, and checking is cheaper
+-- than sorting.
+local function ascending(ids)
+  for i = 2, #ids do
+    if not newer(ids[i], ids[i - 1]) then
+      table.sort(ids, older)
+      local kept = {ids[1]}
+      for j = 2, #ids do
+        if ids[j] ~= kept[#kept] then kept[#kept + 1] = ids[j] end
       end
+      return kept
     end
   end
-  if redis.call('LLEN', key) > cap + 1 then
+  return ids
+end
+
+-- LPUSH `list` (oldest first, not empty) onto `key`, in chunks Lua's unpack can take.
+-- Answers the list's length.
+local function lpush(key, list)
+  local length = 0
+  for i = 1, #list, 1000 do
+    length = redis.call('LPUSH', key, unpack(list, i, math.min(i + 999, #list)))
+  end
+  return length
+end
+
+-- The list's newest part: its ids down to the first one older than `oldest` (at worst
+-- the sentinel ends it). Out-of-order ids land near the head, so this reads a few.
+local function newest_part(key, oldest)
+  local part, from, size = {}, 0, 16
+  while true do
+    local window = redis.call('LRANGE', key, from, from + size - 1)
+    for _, held in ipairs(window) do
+      if newer(oldest, held) then return part end
+      part[#part + 1] = held
+    end
+    if #window < size then
+      redis.call('RPUSH', key, '0')  -- a list without its sentinel: give it one back
+      return part
+    end
+    from, size = from + size, size * 4
+  end
+end
+
+-- Add `ids` (in any order) to the list `key` of at most `cap` ids, whose first element
+-- is `head`. Nearly always they are all newer than the head: one LPUSH takes them.
+-- Otherwise they are merged with the list's newest part (dropping repeats), which is
+-- replaced. Answers how many went in and stayed.
+local function insert(key, head, cap, ids)
+  ids = ascending(ids)
+  if #ids == 0 then return 0 end
+  local part = {}
+  if not newer(ids[1], head) then part = newest_part(key, ids[1]) end
+  local merged, fresh = ids, nil
+  if #part > 0 then
+    merged, fresh = {}, {}
+    local i, j = #part, 1
+    while i >= 1 or j <= #ids do
+      if i >= 1 and j <= #ids and ids[j] == part[i] then
+        j = j + 1
+      elseif j <= #ids and (i < 1 or newer(part[i], ids[j])) then
+        merged[#merged + 1] = ids[j]
+        fresh[#merged] = true
+        j = j + 1
+      else
+        merged[#merged + 1] = part[i]
+        i = i - 1
+      end
+    end
+    redis.call('LTRIM', key, #part, -1)
+  end
+  local added = #merged - #part
+  local length = lpush(key, merged)
+  if length > cap + 1 then
+    -- Past the capacity the oldest go: all below the merged ids, then the merged ids'
+    -- oldest beyond `cap`, which may include some just added.
+    for k = 1, #merged - cap do
+      if fresh == nil or fresh[k] then added = added - 1 end
+    end
     redis.call('LTRIM', key, 0, cap - 1)
     redis.call('RPUSH', key, '0')
   end
@@ -59,25 +108,41 @@ end
 """
 )
 
-#: LPUSHX, in order and without duplicates. ARGV: capacity, ids oldest first.
+#: LPUSHX into many lists at once, each in order and without duplicates: a fan-out
+#: batch for one server in one call. KEYS may span slots but not servers: Redis Cluster
+#: runs such a script on the node that holds them all (the flag below), as the seed's
+#: batches go per cache node. ARGV: capacity, then per key its ids, space-separated
+#: (one argument per list, not per id: the client's encoding is the cost that matters
+#: here). Answers how many went in and stayed, in all.
 PUSH = (
-    _INSERT
+    "#!lua flags=allow-cross-slot-keys\n"
+    + _INSERT
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-return insert(tonumber(ARGV[1]), 2)
+local cap, added = tonumber(ARGV[1]), 0
+for k = 1, #KEYS do
+  local head = redis.call('LINDEX', KEYS[k], 0)
+  if head then
+    local ids = {}
+    for id in string.gmatch(ARGV[k + 1], '%d+') do ids[#ids + 1] = id end
+    added = added + insert(KEYS[k], head, cap, ids)
+  end
+end
+return added
 """
 )
 
 #: Merge ids into a list, creating it (with a TTL from now) when missing.
-#: ARGV: capacity, ttl in ms, ids oldest first.
+#: ARGV: capacity, ttl in ms, ids.
 MERGE = (
     _INSERT
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local head = redis.call('LINDEX', KEYS[1], 0)
+if not head then
   redis.call('RPUSH', KEYS[1], '0')
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  head = '0'
 end
-return insert(tonumber(ARGV[1]), 3)
+return insert(KEYS[1], head, tonumber(ARGV[1]), {unpack(ARGV, 3)})
 """
 )
 

@@ -157,11 +157,16 @@ async def test_a_feed_is_a_capped_newest_first_set_whatever_the_order_of_pushes(
                 (rng.choice([1, 2, 3]), rng.randrange(1, 40)) for _ in range(rng.randrange(1, 6))
             ]
             if rng.random() < 0.8:
-                await cache.push(entries)
+                added = await cache.push(entries)
+                before = {user: set(ids) for user, ids in model.items()}
                 for user, tweet_id in entries:
                     if user in model:
                         held = model[user] | {tweet_id}
                         model[user] = set(sorted(held, reverse=True)[: ttl.feed_capacity])
+                stayed = sum(len(model[u] - before[u]) for u in model)
+                offered = {(u, i) for u, i in entries if u in model and i not in before[u]}
+                # One that went in may be pushed out by a newer one of the same call.
+                assert stayed <= added <= len(offered)
             else:
                 await cache.remove(entries)
                 for user, tweet_id in entries:
