@@ -19,15 +19,14 @@ JWT_SECRET = "test-jwt-secret-0123456789abcdef0123"
 
 
 def production_overrides(servers: Servers) -> dict[str, str]:
-    """Settings putting every store on the real servers (each chirp then wants a
-    ``namespace`` of its own). The log stays embedded here: the Redis Streams log has its
-    contract suite, its own tests and the two-process test (tests/test_scale_out.py);
-    under this suite's tear-downs its blocking reads leave coredis streams unclosed."""
+    """Settings putting every store, the log included, on the real servers (each chirp
+    then wants a ``namespace`` of its own)."""
     endpoint = urlsplit(servers.dynamodb_endpoint)
     return {
         "users": servers.postgres_dsn,
         "tweets": f"dynamodb://{endpoint.netloc}",
         "cache": servers.redis_url,
+        "log": servers.redis_url,
         "jwt_secret": JWT_SECRET,
     }
 

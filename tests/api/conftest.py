@@ -12,7 +12,7 @@ from chirp.config import Settings
 from chirp.server import Chirp, assemble
 from chirp.services.users import utc_now
 from tests.backends import scratch_name
-from tests.configurations import production_backends, production_overrides
+from tests.configurations import CLEANUP_TIMEOUT, production_backends, production_overrides
 from tests.servers import Servers
 
 #: The configurations every API test runs in, unless marked ``embedded_only``.
@@ -76,18 +76,38 @@ async def running(
         return assembled
     # A namespace per chirp: a test may run two side by side.
     settings = fast_settings(**(production | {"namespace": scratch_name("t")} | overrides))
-    return await nursery.start(partial(_run_on_servers, settings, now))
+    ended = trio.Event()
+    nursery.start_soon(_set_when_cancelled, ended)
+    return await nursery.start(partial(_run_on_servers, settings, now, ended))
+
+
+async def _set_when_cancelled(ended: trio.Event) -> None:
+    try:
+        await trio.sleep_forever()
+    finally:
+        ended.set()
 
 
 async def _run_on_servers(
-    settings: Settings, now: Callable[[], datetime], *, task_status: trio.TaskStatus[Chirp]
+    settings: Settings,
+    now: Callable[[], datetime],
+    ended: trio.Event,
+    *,
+    task_status: trio.TaskStatus[Chirp],
 ) -> None:
-    """chirp on the real servers: its tree stops before they are closed."""
-    async with production_backends(settings) as backends:
-        assembled = assemble(settings, now=now, backends=backends)
-        async with trio.open_nursery() as tree:
-            await tree.start(assembled.system.run)
-            task_status.started(assembled)
+    """chirp on the real servers until ``ended``; then its tree stops in order while the
+    clients still run, and only then are they closed. Shielded: the test's end cancels
+    its nursery, and that would cut the clients' connections under actors still stopping."""
+    with trio.CancelScope(shield=True):
+        async with production_backends(settings) as backends:
+            assembled = assemble(settings, now=now, backends=backends)
+            async with trio.open_nursery() as tree:
+                await tree.start(assembled.system.run)
+                task_status.started(assembled)
+                await ended.wait()
+                with trio.move_on_after(CLEANUP_TIMEOUT):
+                    await assembled.system.shutdown()
+                tree.cancel_scope.cancel()
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ from actors import Actor, ActorSpec
 from chirp.server import Chirp
 from storage.partitioning import partition_for
 
-from .conftest import ADMIN_TOKEN, SMALL_TOPICS, admin
+from .conftest import ADMIN_TOKEN, SMALL_TOPICS, admin, sign_up
+from .waiting import settled
 
-PARTITION = "log.tweet_created.1"
+PARTITION = "log.tweet_created.1"  # the embedded log's; a Redis log has no such actors
+CONSUMER = "fanout.tweet_created.1"  # in every configuration
 
 
 def find(tree: dict[str, Any], name: str) -> dict[str, Any]:
@@ -67,7 +69,7 @@ async def test_admin_endpoints_need_the_admin_token(
     client = chirp.app.test_client()
     for response in (
         await client.get("/admin/actors", headers=headers),
-        await client.post(f"/admin/actors/{PARTITION}/kill", headers=headers),
+        await client.post(f"/admin/actors/{CONSUMER}/kill", headers=headers),
     ):
         assert response.status_code == status
         assert response.content_type == "application/problem+json"
@@ -75,15 +77,24 @@ async def test_admin_endpoints_need_the_admin_token(
         assert body["status"] == status and "admin token" in body["detail"]
     if status == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert chirp.system.restarts(PARTITION) == 0, "a refused kill kills nothing"
+    assert chirp.system.restarts(CONSUMER) == 0, "a refused kill kills nothing"
 
 
 async def test_admin_actors_describes_the_tree(chirp: Chirp) -> None:
-    await chirp.log.publish("tweet_created", "k", {"hello": 1})
     response = await chirp.app.test_client().get("/admin/actors", headers=admin())
     assert response.status_code == 200
     tree = await response.get_json()
     assert (tree["name"], tree["kind"], tree["state"]) == ("root", "supervisor", "running")
+    consumer = find(tree, CONSUMER)
+    assert consumer["state"] == "running" and consumer["restarts"] == 0
+    assert {"group", "topic", "owned", "lag", "mailbox_depth"} <= consumer.keys()
+    assert (consumer["group"], consumer["topic"]) == ("fanout", "tweet_created")
+
+
+@pytest.mark.embedded_only
+async def test_admin_actors_describes_the_embedded_logs_partitions(chirp: Chirp) -> None:
+    await chirp.log.publish("tweet_created", "k", {"hello": 1})
+    tree = await (await chirp.app.test_client().get("/admin/actors", headers=admin())).get_json()
     log = find(tree, "log")
     assert len(log["children"]) == sum(SMALL_TOPICS.values()) + 1  # and the retention ticker
     partition = find(tree, PARTITION)
@@ -91,7 +102,32 @@ async def test_admin_actors_describes_the_tree(chirp: Chirp) -> None:
     assert sum(find(tree, f"log.tweet_created.{p}")["end_offset"] for p in range(4)) == 1
 
 
-async def test_killing_an_actor_through_the_api_restarts_it(chirp: Chirp) -> None:
+async def test_killing_a_consumer_through_the_api_restarts_it(chirp: Chirp) -> None:
+    client = chirp.app.test_client()
+    response = await client.post(f"/admin/actors/{CONSUMER}/kill", headers=admin())
+    assert response.status_code == 202
+    assert (await response.get_json())["name"] == CONSUMER
+    await settled(chirp, "fanout")
+    consumer = find(await (await client.get("/admin/actors", headers=admin())).get_json(), CONSUMER)
+    assert (consumer["state"], consumer["restarts"], consumer["last_error"]) == (
+        "running",
+        1,
+        "killed",
+    )
+    # It consumes again: a tweet on its partition reaches the author's feed.
+    for n in range(40):
+        user_id, headers = await sign_up(chirp, f"phoenix{n}")
+        if partition_for(user_id, SMALL_TOPICS["tweet_created"]) == 1:
+            break
+    posted = await client.post("/api/v1/tweet", json={"content": "back"}, headers=headers)
+    assert posted.status_code == 201
+    await settled(chirp, "fanout")
+    feed = await (await client.get("/api/v1/feed", headers=headers)).get_json()
+    assert [t["content"] for t in feed["tweets"]] == ["back"]
+
+
+@pytest.mark.embedded_only
+async def test_killing_a_partition_through_the_api_restarts_it(chirp: Chirp) -> None:
     client = chirp.app.test_client()
     response = await client.post(f"/admin/actors/{PARTITION}/kill", headers=admin())
     assert response.status_code == 202

@@ -37,11 +37,11 @@ async def test_oversized_bodies_are_413_problems(chirp: Chirp) -> None:
     # Quart's test client sends no Content-Length; a real client does.
     headers = {**admin(), "Content-Length": str(len(body))}
     response = await chirp.app.test_client().post(
-        "/admin/actors/log.tweet_created.0/kill", data=body, headers=headers
+        "/admin/actors/fanout.tweet_created.0/kill", data=body, headers=headers
     )
     assert response.status_code == 413
     await problem_of(response)
-    assert chirp.system.restarts("log.tweet_created.0") == 0, "refused before the handler ran"
+    assert chirp.system.restarts("fanout.tweet_created.0") == 0, "refused before the handler ran"
 
 
 async def test_unexpected_errors_are_500_problems_without_internals(
