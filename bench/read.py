@@ -22,7 +22,7 @@ import trio
 from chirp.config import Settings
 from chirp.server import Chirp, assemble
 from chirp.services.notifications import NOTIFY_TOPICS
-from chirp.services.search import SEARCH_TOPICS, parse
+from chirp.services.search import parse
 from chirp.services.trending import TRENDING_TOPICS
 from storage.search_index import DEEPEST, TweetQuery
 
@@ -56,10 +56,10 @@ async def timed(name: str, calls: int, call: Callable[[int], Awaitable[object]])
 
 
 async def settled(chirp: Chirp) -> None:
-    groups = [("trending", TRENDING_TOPICS), ("search", SEARCH_TOPICS), ("notify", NOTIFY_TOPICS)]
+    groups = [("trending", TRENDING_TOPICS), ("notify", NOTIFY_TOPICS)]
     while True:
         lags = [sum(await chirp.log.lag(g, t)) for g, topics in groups for t in topics]
-        if not any(lags):
+        if not any(lags) and not await chirp.services.search.applied.lag(chirp.log):
             break
         await trio.sleep(0.01)
     await chirp.system.ref("search.indexer").ask(("commit",))

@@ -25,7 +25,7 @@ from chirp.services.feeds import FeedService
 from chirp.services.notifications import NOTIFY_TOPICS, NotificationService
 from chirp.services.operations import OperationsService
 from chirp.services.ratelimits import RateLimits, RateLimitService
-from chirp.services.search import SearchService
+from chirp.services.search import SEARCH_TOPICS, SearchService
 from chirp.services.stream import Hub
 from chirp.services.trending import TrendingService
 from chirp.services.tweets import SpamPolicy, TweetService
@@ -34,6 +34,7 @@ from chirp.trending import TrendRules
 from chirp.workers.search import SearchWorkers
 from chirp.workers.trending import TrendingWorkers
 from storage.consumer import consumer_tree
+from storage.follower import Positions
 from storage.protocols import EventLog
 from storage.search_index import SearchIndex
 
@@ -165,7 +166,11 @@ def assemble(
     )
     trending_workers = TrendingWorkers(log, trending)
     search = SearchService(
-        index=SearchIndex(), users=user_store, tweet_service=tweets, user_service=users
+        index=SearchIndex(),
+        applied=Positions(log, SEARCH_TOPICS),
+        users=user_store,
+        tweet_service=tweets,
+        user_service=users,
     )
     search_workers = SearchWorkers(log, search)
     notifications = NotificationService(
@@ -186,7 +191,7 @@ def assemble(
             **intensity,
         ),
         trending_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
-        search_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
+        search_workers.supervisor_spec(**intensity),
         # The notify group needs no helpers: inboxes live in the store and every
         # notification is keyed by its event, so a redelivered batch notifies nobody twice.
         consumer_tree(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chirp import model, text
+from storage.follower import Positions
 from storage.protocols import Record, UserStore
 from storage.search_index import SearchIndex, TweetDoc, TweetQuery, UserDoc
 
@@ -16,7 +17,7 @@ from .tweet_cache import DELETED
 from .tweets import TweetService, TweetView
 from .users import UserService, UserView
 
-#: The topics the search group consumes.
+#: The topics the search index follows (every process reads all of them: `Positions`).
 SEARCH_TOPICS = ("tweet_created", "tweet_edited", "tweet_deleted", "user_changed")
 MAX_QUERY = 500  # characters
 MAX_OFFSET = 900  # how deep a query can page
@@ -37,11 +38,14 @@ class SearchService:
         self,
         *,
         index: SearchIndex,
+        applied: Positions,
         users: UserStore,
         tweet_service: TweetService,
         user_service: UserService,
     ) -> None:
         self.index = index
+        #: How far into the log the index has taken this process (its own, not a group's).
+        self.applied = applied
         self._users = users
         self._tweet_service = tweet_service
         self._user_service = user_service

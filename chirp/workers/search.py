@@ -1,4 +1,8 @@
-"""The search group: consumers feeding the one indexer actor, which commits every second."""
+"""The search index's followers feeding the one indexer actor, which commits every second.
+
+Every process holds the whole index in its memory, so every process reads every partition
+of the search topics (`storage.follower`), not a share as a consumer group would: a query
+answered by any process finds what was posted through any other."""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from actors import Actor, ActorSpec, ActorSystem, SupervisorSpec, Ticker
-from chirp.services.search import SEARCH_TOPICS, SearchService
-from storage.consumer import consumer_tree
+from chirp.services.search import SearchService
+from storage.follower import follower_tree
 from storage.protocols import EventLog, Record
 from storage.search_index import SearchIndex
 
@@ -40,13 +44,12 @@ class SearchWorkers:
         self._service = service
         self._indexer = LateRefs([INDEXER])
 
-    def supervisor_spec(self, *, shards: int, max_restarts: int, within: float) -> SupervisorSpec:
+    def supervisor_spec(self, *, max_restarts: int, within: float) -> SupervisorSpec:
         index = self._service.index
-        return consumer_tree(
+        return follower_tree(
             self._log,
-            group="search",
-            topics=SEARCH_TOPICS,
-            shards=shards,
+            name="search",
+            positions=self._service.applied,
             handler=self._handle,
             helpers=[
                 ActorSpec(INDEXER, lambda: SearchIndexer(index)),

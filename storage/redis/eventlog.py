@@ -160,8 +160,8 @@ class RedisEventLog:
         behind that on the same connection, a blocking XREAD from the same positions, whose
         answer (the entries that woke it) is the result when the reads found nothing. So an
         event appended after the fetch began is never missed, and waking takes no further
-        round trip. It holds a connection while it waits: group members wait through the
-        watcher instead."""
+        round trip. It holds a connection while it waits, unless the log's watcher runs
+        (the log's tree is up): then it waits through the watcher, as group members do."""
         count = self._count(topic)
         for partition in positions:
             self._check(topic, partition, count)
@@ -169,9 +169,11 @@ class RedisEventLog:
             await trio.lowlevel.checkpoint()
             return Fetched([], {}, {})
         keys = {p: self.stream_key(topic, p) for p in positions}
+        deadline = math.inf if timeout is None else trio.current_time() + timeout
+        if timeout != 0 and self._watch.running:
+            return await self._fetch_watched(topic, positions, keys, max_records, deadline)
         wanted = {p: max(offset, 0) for p, offset in positions.items()}
         share = max(max_records // len(wanted), 1)
-        deadline = math.inf if timeout is None else trio.current_time() + timeout
         # A position within what this process has seen is valid, so the read can wait at
         # once; any other is checked by a read first (positions past the end are refused).
         checked = all(wanted[p] <= self._ends.get(keys[p], 0) for p in wanted)
@@ -195,6 +197,31 @@ class RedisEventLog:
             if records or timeout == 0 or checked:
                 return Fetched(records[:max_records], ends, starts)
             checked = True
+
+    async def _fetch_watched(
+        self,
+        topic: str,
+        positions: Mapping[int, int],
+        keys: Mapping[int, str],
+        max_records: int,
+        deadline: float,
+    ) -> Fetched:
+        """A fetch that waits through the log's watcher, as group members do: no
+        connection held while it waits, and a cancelled wait costs nothing."""
+        while True:
+            fetched = await self.fetch(topic, positions, max_records=max_records, timeout=0)
+            if fetched.records or trio.current_time() >= deadline:
+                return fetched
+            wake = trio.Event()
+            ends = {keys[p]: end for p, end in fetched.end_offsets.items()}
+            try:
+                if self._watch.add(wake, ends):
+                    with _request("waking the log's watcher"):
+                        await self._watch.ring()
+                with trio.move_on_at(deadline):
+                    await wake.wait()
+            finally:
+                self._watch.discard(wake, ends)
 
     async def commit(self, group: str, topic: str, partition: int, offset: int) -> None:
         self._check(topic, partition, self._count(topic))

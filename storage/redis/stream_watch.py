@@ -37,6 +37,8 @@ class _Watch:
         self._rung = False
         self._wanted = trio.Event()
         self._bell = b"0-0"
+        #: Whether `run` runs (in the log's tree): only then may anyone wait through it.
+        self.running = False
 
     def add(self, event: trio.Event, ends: Mapping[str, int]) -> bool:
         """Set ``event`` once a stream in ``ends`` grows past the end given for it. True
@@ -82,6 +84,13 @@ class _Watch:
             pipe.pexpire(self._doorbell, 24 * 3600 * 1000)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self.running = True
+        try:
+            await self._run(task_status)
+        finally:
+            self.running = False
+
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
         while True:
             if not self._waiters:
