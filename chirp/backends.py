@@ -26,6 +26,7 @@ from storage.memory import (
 )
 from storage.protocols import (
     ActivityStore,
+    Broadcast,
     EngagementStore,
     EventLog,
     FeedCache,
@@ -65,6 +66,9 @@ class Backends:
     #: Names the user store in access tokens: a token is good only where its user is.
     token_context: str
     parts: dict[str, TreePart] = field(default_factory=dict)
+    #: How this process reaches the service's others, and its name among them (None: it
+    #: is the only one).
+    broadcast: tuple[Broadcast, str] | None = None
     #: Every store lives in a server that outlives this process.
     shared: bool = False
 
@@ -163,6 +167,7 @@ async def _open_redis_stores(stack: AsyncExitStack, settings: Settings, backends
 
 async def _open_redis_log(stack: AsyncExitStack, settings: Settings, backends: Backends) -> None:
     from storage.redis import open_redis
+    from storage.redis.broadcast import RedisBroadcast
     from storage.redis.eventlog import RedisEventLog, StreamRetention
     from storage.redis.leases import LeaseTerms
 
@@ -177,6 +182,7 @@ async def _open_redis_log(stack: AsyncExitStack, settings: Settings, backends: B
     await log.prepare()
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
     backends.log = log
+    backends.broadcast = (RedisBroadcast(client, f"{key_prefix(settings)}stream"), log.process)
     backends.parts["log"] = TreePart(log.supervisor_spec(**intensity), lambda system: None)
 
 

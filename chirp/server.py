@@ -27,11 +27,13 @@ from chirp.services.operations import OperationsService
 from chirp.services.ratelimits import RateLimits, RateLimitService
 from chirp.services.search import SEARCH_TOPICS, SearchService
 from chirp.services.stream import Hub
+from chirp.services.stream_relay import RelayedHub
 from chirp.services.trending import TrendingService
 from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService, utc_now
 from chirp.trending import TrendRules
 from chirp.workers.search import SearchWorkers
+from chirp.workers.stream_relay import RELAY, StreamRelay
 from chirp.workers.trending import TrendingWorkers
 from storage.consumer import consumer_tree
 from storage.follower import Positions
@@ -59,6 +61,10 @@ class Chirp:
         begin at the log's committed offsets, so everything published meanwhile waits."""
         for spec in self.deferred:
             await self.system.spawn(spec, parent="root")
+
+
+def stream_relay(hub: RelayedHub) -> tuple[ActorSpec]:
+    return (ActorSpec(RELAY, lambda: StreamRelay(hub)),)
 
 
 def given_or_new(secret: SecretStr | None) -> str:
@@ -122,7 +128,7 @@ def assemble(
     )
     # One generator for every id this process makes: two would repeat each other.
     ids = SnowflakeGenerator(settings.worker_id, clock_ms=lambda: int(now().timestamp() * 1000))
-    hub = Hub()
+    hub = Hub() if stores.broadcast is None else RelayedHub(*stores.broadcast)
     tweets = TweetService(
         tweets=tweet_store,
         users=user_store,
@@ -208,6 +214,7 @@ def assemble(
             "root",
             [
                 *(part.spec for part in stores.parts.values()),
+                *(stream_relay(hub) if isinstance(hub, RelayedHub) else ()),
                 *(groups if consumers else ()),
             ],
             **intensity,

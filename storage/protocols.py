@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -166,6 +166,19 @@ class EventLog(Protocol):
         several processes share the group. The member starts from the group's committed
         offsets; it stops reading when the context exits. Raises `UnknownTopic`,
         `ValueError` (a partition the topic does not have)."""
+        ...
+
+
+class Broadcast(Protocol):
+    """Messages every process of the service hears, the sender included (Redis pub/sub):
+    at most once, and only by processes listening when it is sent."""
+
+    async def send(self, message: Any) -> None:
+        """Send ``message`` (msgpack-serialisable) to every listener."""
+        ...
+
+    def listen(self) -> AbstractAsyncContextManager[AsyncIterator[Any]]:
+        """Listen: once entered, every message sent from then on comes out, in order."""
         ...
 
 

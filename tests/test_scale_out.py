@@ -16,6 +16,7 @@ import trio
 
 from chirp.backends import drop_namespace
 from chirp.config import Settings
+from storage.partitioning import partition_for
 from tests.backends import scratch_name
 from tests.configurations import JWT_SECRET
 from tests.servers import Servers
@@ -25,6 +26,7 @@ from tests.test_process import ADMIN_TOKEN, chirp_process, url_in
 LIMIT = 90.0
 LEASE = 2.0
 AUTHORS, FOLLOWERS, BURST = 4, 3, 60
+TWEET_PARTITIONS = 8
 #: Another process answers over HTTP only: its state is asked for again this often.
 POLL = 0.05
 
@@ -42,7 +44,7 @@ def shared_environment(servers: Servers, namespace: str) -> dict[str, str]:
         "CHIRP_LEASE_SECONDS": str(LEASE),
         "CHIRP_PASSWORD_MEMORY_KIB": "64",
         "CHIRP_PASSWORD_TIME_COST": "1",
-        "CHIRP_PARTITIONS": '{"tweet_created": 8}',
+        "CHIRP_PARTITIONS": f'{{"tweet_created": {TWEET_PARTITIONS}}}',
         "CHIRP_RATE_TWEETS_PER_USER": "100000",
         "CHIRP_RATE_CALLS_PER_USER": "100000",
         "CHIRP_RATE_REQUESTS_PER_IP": "1000000",
@@ -94,6 +96,42 @@ async def feed_ids(client: httpx.AsyncClient, headers: dict[str, str]) -> list[s
     return [tweet["tweet_id"] for tweet in response.json()["tweets"]]
 
 
+async def search_ids(client: httpx.AsyncClient, query: str) -> list[str]:
+    answer = await client.get("/api/v1/search", params={"q": query, "type": "tweets"})
+    assert answer.status_code == 200, answer.text
+    return [t["tweet_id"] for t in answer.json()["results"]]
+
+
+async def stream_hears_the_other(
+    posting: httpx.AsyncClient, listening_url: str, author: dict[str, str], reader: dict[str, str]
+) -> None:
+    """A stream open on one process (a plain HTTP/1.1 client on a socket, read as it
+    arrives) gets the feed entry of a tweet posted through the other. The other learns of
+    the stream within a broadcast's round trip, so a tweet posted in that moment may go
+    untold (streams are at most once): each try posts anew."""
+    parts = urlsplit(listening_url)
+    with trio.fail_after(LIMIT):
+        stream = await trio.open_tcp_stream(parts.hostname or "127.0.0.1", parts.port or 80)
+        async with stream:
+            await stream.send_all(
+                b"GET /api/v1/stream HTTP/1.1\r\nHost: chirp\r\n"
+                + f"Authorization: {reader['Authorization']}\r\n\r\n".encode()
+            )
+            received = b""
+            while b": connected" not in received:
+                received += await stream.receive_some()
+            for attempt in range(5):
+                body = {"content": f"live {attempt}"}
+                posted = await posting.post("/api/v1/tweet", headers=author, json=body)
+                assert posted.status_code == 201, posted.text
+                wanted = f'"tweet_id": "{posted.json()["tweet_id"]}"'.encode()
+                with trio.move_on_after(LIMIT / 10):
+                    while wanted not in received:
+                        received += await stream.receive_some()
+                    return
+    raise AssertionError("the stream never heard a tweet posted through the other process")
+
+
 def owned(tree: dict[str, Any], group: str, topic: str) -> set[int]:
     """The partitions of ``topic`` this process's ``group`` members hold leases on."""
     found: set[int] = set()
@@ -127,11 +165,26 @@ async def test_two_processes_serve_as_one_and_a_killed_one_loses_nothing(
             with trio.fail_after(LIMIT):
                 while hello.json()["tweet_id"] not in await feed_ids(second, readers[0][1]):
                     await trio.sleep(POLL)
+                # Searched through the other too: each process's index follows every
+                # partition, whichever process consumed it for the feeds.
+                while hello.json()["tweet_id"] not in await search_ids(second, "hello"):
+                    await trio.sleep(POLL)
 
             # Both processes consume: the doomed one holds some of the fan-out's partitions.
             admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
             tree = (await first.get("/admin/actors", headers=admin)).json()
-            assert owned(tree, "fanout", "tweet_created"), "the doomed process consumes too"
+            held = owned(tree, "fanout", "tweet_created")
+            assert held, "the doomed process consumes too"
+            # A stream on the survivor hears a tweet the doomed process fans out (an author
+            # and a listener of their own: the feeds checked below stay the readers').
+            for n in range(100):
+                live_id, live = await sign_up(first, f"live{n}")
+                if partition_for(live_id, TWEET_PARTITIONS) in held:
+                    break
+            _, listener = await sign_up(second, "listener")
+            followed = await first.post(f"/api/v1/users/{live_id}/follow", headers=listener)
+            assert followed.status_code in (200, 201, 204), followed.text
+            await stream_hears_the_other(first, survivor_url, live, listener)
 
             # A burst through both, by authors whose tweets land in different partitions;
             # the first process dies with SIGKILL half-way.
