@@ -6,9 +6,10 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from actors import ActorSystem, SupervisorSpec
+from actors import ActorSpec, ActorSystem, SupervisorSpec
 from chirp.config import Settings
 from storage.cache_ttl import CacheTTL
 from storage.memory import (
@@ -69,6 +70,10 @@ class Backends:
     #: How this process reaches the service's others, and its name among them (None: it
     #: is the only one).
     broadcast: tuple[Broadcast, str] | None = None
+    #: The Snowflake worker id leased for this process (None: the configured one), and
+    #: its lease (it tells a new id through ``moved``).
+    worker_id: int | None = None
+    worker_lease: Any = None
     #: Every store lives in a server that outlives this process.
     shared: bool = False
 
@@ -183,7 +188,24 @@ async def _open_redis_log(stack: AsyncExitStack, settings: Settings, backends: B
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
     backends.log = log
     backends.broadcast = (RedisBroadcast(client, f"{key_prefix(settings)}stream"), log.process)
+    if settings.worker_id is None:
+        await _lease_worker_id(stack, settings, backends, client, log.process)
     backends.parts["log"] = TreePart(log.supervisor_spec(**intensity), lambda system: None)
+
+
+async def _lease_worker_id(
+    stack: AsyncExitStack, settings: Settings, backends: Backends, client: Any, token: str
+) -> None:
+    from storage.redis.leases import LeaseTerms
+    from storage.redis.worker_ids import Renewer, WorkerIdLease
+
+    terms = LeaseTerms(ttl=settings.lease_seconds)
+    lease = WorkerIdLease(client, key_prefix(settings), token, terms)
+    backends.worker_id, backends.worker_lease = await lease.claim(), lease
+    stack.push_async_callback(lease.release)
+    renewer = ActorSpec("worker_id.renewer", lambda: Renewer(lease, terms.renewal_interval))
+    spec = SupervisorSpec("worker_id", [renewer])
+    backends.parts["worker_id"] = TreePart(spec, lambda system: None)
 
 
 def key_prefix(settings: Settings) -> str:

@@ -90,8 +90,9 @@ class Settings(BaseSettings):
     password_memory_kib: PositiveInt = 19 * 1024
     password_time_cost: PositiveInt = 2
 
-    #: This process's Snowflake worker id; processes sharing storage need different ones.
-    worker_id: int = Field(0, ge=0, le=1023)
+    #: This process's Snowflake worker id. Unset, it is 0 for an embedded log and leased
+    #: in Redis (the lowest free) for a shared one, so processes never make the same id.
+    worker_id: int | None = Field(None, ge=0, le=1023)
     #: Spam rules: more links than this in one tweet are refused, and so is the same text
     #: from the same user within the hour.
     spam_max_links: PositiveInt = 5

@@ -37,6 +37,14 @@ class SnowflakeGenerator:
         self._last_ms = -1
         self._sequence = 0
 
+    def become(self, worker_id: int) -> None:
+        """Make ids as ``worker_id`` from now on (this process's leased id went to
+        another). Moves on a millisecond first, so every id stays above the last one."""
+        if not 0 <= worker_id <= MAX_WORKER:
+            raise ValueError(f"worker id must be within 0..{MAX_WORKER}, not {worker_id}")
+        self.worker_id = worker_id
+        self._last_ms, self._sequence = self._last_ms + 1, -1
+
     def next_id(self) -> int:
         now = self._clock_ms() - CHIRP_EPOCH_MS
         if now > self._last_ms:

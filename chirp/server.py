@@ -127,7 +127,10 @@ def assemble(
         ),
     )
     # One generator for every id this process makes: two would repeat each other.
-    ids = SnowflakeGenerator(settings.worker_id, clock_ms=lambda: int(now().timestamp() * 1000))
+    worker_id = stores.worker_id if stores.worker_id is not None else settings.worker_id or 0
+    ids = SnowflakeGenerator(worker_id, clock_ms=lambda: int(now().timestamp() * 1000))
+    if stores.worker_lease is not None:
+        stores.worker_lease.moved = ids.become
     hub = Hub() if stores.broadcast is None else RelayedHub(*stores.broadcast)
     tweets = TweetService(
         tweets=tweet_store,

@@ -90,3 +90,13 @@ def test_parse_reads_what_json_carries() -> None:
 def test_worker_ids_are_bounded() -> None:
     with pytest.raises(ValueError):
         ids.SnowflakeGenerator(1024)
+
+
+def test_a_generator_that_becomes_another_worker_keeps_rising() -> None:
+    generator = ids.SnowflakeGenerator(3, clock_ms=lambda: ids.CHIRP_EPOCH_MS + 1_000)
+    before = [generator.next_id() for _ in range(5)]
+    generator.become(7)
+    after = [generator.next_id() for _ in range(5)]
+    made = before + after
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert {ids.worker_of(i) for i in after} == {7}

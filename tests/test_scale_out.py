@@ -16,6 +16,7 @@ import trio
 
 from chirp.backends import drop_namespace
 from chirp.config import Settings
+from chirp.ids import worker_of
 from storage.partitioning import partition_for
 from tests.backends import scratch_name
 from tests.configurations import JWT_SECRET
@@ -59,10 +60,8 @@ async def service(servers: Servers, count: int) -> AsyncIterator[list[tuple[Any,
     try:
         async with AsyncExitStack() as stack, trio.open_nursery() as nursery:
             running = []
-            for worker in range(count):
-                process, lines = await stack.enter_async_context(
-                    chirp_process(**environment, CHIRP_WORKER_ID=str(worker + 1))
-                )
+            for _ in range(count):  # no worker ids given: each leases its own
+                process, lines = await stack.enter_async_context(chirp_process(**environment))
                 nursery.start_soon(drain, process)  # a full pipe would stall its logging
                 running.append((process, url_in(lines)))
             yield running
@@ -207,6 +206,8 @@ async def test_two_processes_serve_as_one_and_a_killed_one_loses_nothing(
                     doomed.send_signal(signal.SIGKILL)
                 await post(n)
             assert len(acknowledged) > BURST // 2
+            assert len(set(acknowledged)) == len(acknowledged)
+            assert {worker_of(int(i)) for i in acknowledged} == {0, 1}, "two leased worker ids"
 
             # Every acknowledged tweet reaches every follower's feed through the survivor,
             # once each.

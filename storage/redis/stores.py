@@ -21,6 +21,7 @@ class RedisStores:
         self, client: coredis.Redis, *, prefix: str = "", ttl: CacheTTL = CacheTTL()
     ) -> None:
         self.client = client
+        self.prefix = prefix
         self.feed_cache = RedisFeedCache(client, prefix=prefix, ttl=ttl)
         self.rate_limits = RedisRateLimitStore(client, prefix=prefix)
         self.activity = RedisActivityStore(client, prefix=prefix)
