@@ -16,25 +16,11 @@ import trio
 
 from actors import Actor
 
-from .leases import LeaseTerms, uncancelled
+from .leases import RELEASE, RENEW, LeaseTerms, uncancelled
 
 logger = logging.getLogger("storage.redis.worker_ids")
 
 WORKER_IDS = 1024  # the Snowflake layout's 10 bits
-
-#: Extend the lease if it is still ours; answers 1 if it was.
-RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-
-#: Delete the lease if it is still ours.
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class WorkerIdTaken(RuntimeError):
