@@ -75,6 +75,9 @@ class RelayedHub(Hub):
     def announcement(self) -> list[Any]:
         return ["listening", self.process, super().listeners()]
 
+    def announce(self) -> None:
+        self._post(self.announcement())
+
     def hear(self, message: list[Any], now: float) -> None:
         """Apply a message from the broadcast (this process's own come back: skipped)."""
         kind, origin = message[0], message[1]
@@ -92,7 +95,7 @@ class RelayedHub(Hub):
             self._replace(origin, set(message[2]), now)
         elif kind == "hello":  # a process just started: tell it at once
             self._replace(origin, users, now)
-            self._post(self.announcement())
+            self.announce()
 
     def forget_silent(self, now: float) -> None:
         for origin, (_, when) in list(self._heard.items()):

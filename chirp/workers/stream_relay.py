@@ -46,10 +46,12 @@ class StreamRelay(Actor):
             await self._hub.broadcast.send(batch)
 
     async def _announce(self) -> None:
+        # Through the outbox, behind any join or leave already queued: sent on its own,
+        # an older snapshot could land after a newer join and undo it elsewhere.
         while True:
             await trio.sleep(ANNOUNCE_EVERY)
             self._hub.forget_silent(trio.current_time())
-            await self._hub.broadcast.send([self._hub.announcement()])
+            self._hub.announce()
 
     def describe(self) -> dict[str, Any]:
         return {"listeners": len(self._hub.listeners()), "dropped": self._hub.dropped}

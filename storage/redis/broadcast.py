@@ -9,7 +9,10 @@ from typing import Any
 import coredis
 import msgpack
 
+from storage.atomic import atomic
 
+
+@atomic  # a publish cut short would leave the shared connection to the next caller
 class RedisBroadcast:
     """Every process subscribes to ``channel``; a message published is heard by those
     subscribed at that moment (pub/sub keeps nothing)."""
