@@ -185,6 +185,10 @@ async def _open_redis_log(stack: AsyncExitStack, settings: Settings, backends: B
         leases=LeaseTerms(ttl=settings.lease_seconds),
     )
     await log.prepare()
+    # Search read through a group until each process followed every partition itself
+    # (storage/follower.py): a deployment from before still has it, and its offsets
+    # would hold trimming of the search topics back for ever.
+    await log.drop_group("search")
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
     backends.log = log
     backends.broadcast = (RedisBroadcast(client, f"{key_prefix(settings)}stream"), log.process)

@@ -48,7 +48,7 @@ from .stream_watch import _Watch, _Watcher
 # The scripts are looked up here when called (tests swap one out on this module); the rest
 # are re-exported so everything the log defines stays importable from here.
 from .streams_lua import ACK as ACK
-from .streams_lua import COMMIT, POSITION, READ_RANGE, TRIM
+from .streams_lua import COMMIT, DROP_GROUP, POSITION, READ_RANGE, TRIM
 from .streams_lua import READ_GROUP as READ_GROUP
 from .streams_lua import TAKEOVER as TAKEOVER
 
@@ -131,6 +131,17 @@ class RedisEventLog:
         version = str(info.get("redis_version", "0"))
         if tuple(int(part) for part in version.split(".")[:2]) < (7, 0):
             raise LogUnavailable(f"the event log needs Redis 7.0 or later, not {version}")
+
+    async def drop_group(self, group: str) -> None:
+        """Forget ``group`` on every partition of every topic: a group nothing reads
+        through any more would hold trimming back for ever at its committed offsets."""
+        for topic, count in self._topics.items():
+            with _request(f"dropping group {group} from {topic}"):
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for partition in range(count):
+                        pipe.eval(
+                            DROP_GROUP, keys=[self.stream_key(topic, partition)], args=[group]
+                        )
 
     async def publish(self, topic: str, key: str | int, event: Any) -> tuple[int, int]:
         """As `EventLog.publish`: one XADD. coredis retries a command whose connection

@@ -197,3 +197,9 @@ if cut <= start then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', entry_id(cut))
 """
 )
+
+# KEYS: stream. ARGV: group. Forget the group if the stream has it.
+DROP_GROUP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.pcall('XGROUP', 'DESTROY', KEYS[1], ARGV[1])
+"""

@@ -40,6 +40,17 @@ from .conftest import WallClock
 DAY = 24 * 3600.0
 
 
+async def test_a_dropped_group_holds_trimming_back_no_more(scratch: Scratch) -> None:
+    log = scratch.log({"t": 2, "u": 1}, leases=None, retention=StreamRetention(max_entries=0))
+    for seq in range(5):
+        await log.publish("t", "k", {"seq": seq})
+    await log.commit("gone", "t", partition_for("k", 2), 1)
+    assert await log.enforce_retention() == 1, "held at the group's offset"
+    await log.drop_group("gone")  # "u" never had a stream: nothing to do there
+    assert await log.enforce_retention() == 4
+    assert await log.committed("gone", "t", partition_for("k", 2)) == 0
+
+
 class Scratch:
     """A client and a key prefix of this test's own."""
 
