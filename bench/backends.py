@@ -47,7 +47,7 @@ from storage.redis import RedisStores, open_redis
 
 from . import redis_clients
 from .actors import Row, report
-from .feed import settled
+from .feed import PAGE, settled, timed_reads
 
 SECTIONS = ("clients", "fanout", "configs")
 FANOUT_TARGET = 0.5
@@ -57,7 +57,6 @@ BENCHMARK_REQUESTS = 300_000
 BENCHMARK_PIPELINE = 16
 #: Concurrent tasks making accounts and warm feeds (not timed).
 LOADERS = 32
-PAGE = 10  # the feed page read, as `bench.feed`
 FIRST_TWEET_ID = 7_300_000_000_000_000_000  # Snowflake-sized ids, rising
 
 #: Dropping the bench's namespace may hold the exit up this long, at most.
@@ -379,19 +378,9 @@ async def drive(chirp: Chirp, work: Workload, figures: Figures) -> Figures:
         await settled(chirp)
         figures.settled_per_s = work.tweets / (time.perf_counter() - started)
 
-        feeds, latencies, regenerated = chirp.services.feeds, [], 0
-        readers = [rng.choice(ids) for _ in range(work.reads)]
-        started = time.perf_counter()
-        for reader in readers:
-            begun = time.perf_counter()
-            page = await feeds.read(reader, limit=PAGE, max_id=None)
-            latencies.append(time.perf_counter() - begun)
-            regenerated += page.regenerated
-        figures.reads_per_s = work.reads / (time.perf_counter() - started)
-        latencies.sort()
-        figures.read_p50_ms = 1000 * statistics.median(latencies)
-        figures.read_p99_ms = 1000 * latencies[int(0.99 * (len(latencies) - 1))]
-        figures.feed_hit_rate = 1 - regenerated / work.reads
+        times = await timed_reads(chirp, [rng.choice(ids) for _ in range(work.reads)])
+        figures.reads_per_s, figures.read_p50_ms = times.per_s, times.p50_ms
+        figures.read_p99_ms, figures.feed_hit_rate = times.p99_ms, times.feed_hit_rate
 
         await chirp.system.shutdown()
         nursery.cancel_scope.cancel()

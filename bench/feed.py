@@ -142,21 +142,39 @@ async def write_phase(
     return time.perf_counter() - started
 
 
-async def read_phase(chirp: Chirp, readers: list[int], figures: Figures) -> None:
-    feeds, cached = chirp.services.feeds, chirp.services.tweets.cached
-    hits, misses = cached.hits, cached.misses
-    latencies, regenerated = [], 0
+@dataclass
+class ReadTimes:
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+    feed_hit_rate: float  # reads served from a cached feed, not regenerated
+
+
+async def timed_reads(chirp: Chirp, readers: list[int]) -> ReadTimes:
+    """A home-feed page for each of ``readers``, one after another."""
+    feeds, latencies, regenerated = chirp.services.feeds, [], 0
     started = time.perf_counter()
     for reader in readers:
         begun = time.perf_counter()
         page = await feeds.read(reader, limit=PAGE, max_id=None)
         latencies.append(time.perf_counter() - begun)
         regenerated += page.regenerated
-    figures.reads_per_s = len(readers) / (time.perf_counter() - started)
+    per_s = len(readers) / (time.perf_counter() - started)
     latencies.sort()
-    figures.read_p50_ms = 1000 * statistics.median(latencies)
-    figures.read_p99_ms = 1000 * latencies[int(0.99 * (len(latencies) - 1))]
-    figures.feed_hit_rate = 1 - regenerated / len(readers)
+    return ReadTimes(
+        per_s,
+        1000 * statistics.median(latencies),
+        1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        1 - regenerated / len(readers),
+    )
+
+
+async def read_phase(chirp: Chirp, readers: list[int], figures: Figures) -> None:
+    cached = chirp.services.tweets.cached
+    hits, misses = cached.hits, cached.misses
+    times = await timed_reads(chirp, readers)
+    figures.reads_per_s, figures.read_p50_ms = times.per_s, times.p50_ms
+    figures.read_p99_ms, figures.feed_hit_rate = times.p99_ms, times.feed_hit_rate
     looked = (cached.hits - hits) + (cached.misses - misses)
     figures.tweet_hit_rate = (cached.hits - hits) / looked if looked else 0.0
 

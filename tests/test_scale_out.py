@@ -19,8 +19,9 @@ from chirp.config import Settings
 from chirp.ids import worker_of
 from storage.partitioning import partition_for
 from tests.backends import scratch_name
-from tests.configurations import JWT_SECRET
+from tests.configurations import production_overrides
 from tests.servers import Servers
+from tests.sse import event_stream
 from tests.test_process import ADMIN_TOKEN, chirp_process, url_in
 
 #: Every step waits on a condition, bounded by this (leases lapse in LEASE seconds).
@@ -33,14 +34,12 @@ POLL = 0.05
 
 
 def shared_environment(servers: Servers, namespace: str) -> dict[str, str]:
-    endpoint = urlsplit(servers.dynamodb_endpoint)
-    return {
-        "CHIRP_USERS": servers.postgres_dsn,
-        "CHIRP_TWEETS": f"dynamodb://{endpoint.netloc}",
-        "CHIRP_CACHE": servers.redis_url,
-        "CHIRP_LOG": servers.redis_url,
+    """The API suite's production settings, as the variables a process reads."""
+    stores = {
+        f"CHIRP_{name.upper()}": value for name, value in production_overrides(servers).items()
+    }
+    return stores | {
         "CHIRP_NAMESPACE": namespace,
-        "CHIRP_JWT_SECRET": JWT_SECRET,
         "CHIRP_ADMIN_TOKEN": ADMIN_TOKEN,
         "CHIRP_LEASE_SECONDS": str(LEASE),
         "CHIRP_PASSWORD_MEMORY_KIB": "64",
@@ -109,24 +108,15 @@ async def stream_hears_the_other(
     the stream within a broadcast's round trip, so a tweet posted in that moment may go
     untold (streams are at most once): each try posts anew."""
     parts = urlsplit(listening_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     with trio.fail_after(LIMIT):
-        stream = await trio.open_tcp_stream(parts.hostname or "127.0.0.1", parts.port or 80)
-        async with stream:
-            await stream.send_all(
-                b"GET /api/v1/stream HTTP/1.1\r\nHost: chirp\r\n"
-                + f"Authorization: {reader['Authorization']}\r\n\r\n".encode()
-            )
-            received = b""
-            while b": connected" not in received:
-                received += await stream.receive_some()
+        async with event_stream(host, port, reader["Authorization"]) as events:
             for attempt in range(5):
                 body = {"content": f"live {attempt}"}
                 posted = await posting.post("/api/v1/tweet", headers=author, json=body)
                 assert posted.status_code == 201, posted.text
-                wanted = f'"tweet_id": "{posted.json()["tweet_id"]}"'.encode()
                 with trio.move_on_after(LIMIT / 10):
-                    while wanted not in received:
-                        received += await stream.receive_some()
+                    await events.until(f'"tweet_id": "{posted.json()["tweet_id"]}"'.encode())
                     return
     raise AssertionError("the stream never heard a tweet posted through the other process")
 

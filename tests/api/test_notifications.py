@@ -12,6 +12,7 @@ import trio.testing
 
 from chirp.server import Chirp, Running, serve
 from tests.chaos import ChaosMonkey, leaf_actors
+from tests.sse import event_stream
 
 from . import waiting
 from .conftest import fast_settings, running, sign_up
@@ -241,19 +242,11 @@ async def test_the_stream_delivers_a_mention_to_a_connected_client() -> None:
         await act(live.chirp, "get", "/api/v1/feed", bob)  # bob's feed is cached: pushed to
         host, port = live.url.removeprefix("http://").rsplit(":", 1)
         with trio.fail_after(10):
-            stream = await trio.open_tcp_stream(host, int(port))
-            async with stream:
-                await stream.send_all(
-                    b"GET /api/v1/stream HTTP/1.1\r\nHost: chirp\r\n"
-                    + f"Authorization: {bob['Authorization']}\r\n\r\n".encode()
-                )
-                received = b""
-                while b": connected" not in received:
-                    received += await stream.receive_some()
-                assert received.startswith(b"HTTP/1.1 200") and b"text/event-stream" in received
+            async with event_stream(host, int(port), bob["Authorization"]) as events:
+                head = events.received
+                assert head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head
                 await act(live.chirp, "post", "/api/v1/tweet", alice, content="hi @bob")
-                while b'"kind": "mention"' not in received or b"event: feed" not in received:
-                    received += await stream.receive_some()
+                await events.until(b'"kind": "mention"', b"event: feed")
         stop.set()
 
 
