@@ -34,6 +34,18 @@ def main() -> None:
     feeds.add_argument("--writers", type=int, default=64)
     feeds.add_argument("--active", type=float, default=0.5, help="share of users active")
     feeds.add_argument("--cache-nodes", type=int, default=3)
+    feeds.add_argument(
+        "--tweet-store",
+        choices=["memory", "dynamodb"],
+        default="memory",
+        help="where tweets live (default: embedded); pure pull queries it per followee",
+    )
+    feeds.add_argument(
+        "--dynamodb", metavar="URL", help="with --tweet-store dynamodb; default: start dynalite"
+    )
+    feeds.add_argument(
+        "--feed-cache", default="memory", metavar="URL", help="redis://… (default: embedded)"
+    )
     reads = scenarios.add_parser(
         "read", help="trending, search and notification reads; search indexing lag"
     )
@@ -107,6 +119,9 @@ def main() -> None:
             writers=args.writers,
             active_share=args.active,
             cache_nodes=args.cache_nodes,
+            tweet_store=args.tweet_store,
+            dynamodb_url=args.dynamodb,
+            feed_cache=args.feed_cache,
         )
 
 

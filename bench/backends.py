@@ -27,11 +27,9 @@ import math
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -42,12 +40,20 @@ import trio
 from chirp.config import Settings
 from chirp.server import Chirp, assemble
 from chirp.services.fanout import FLUSH_AT
-from storage.protocols import BackendUnavailable
 from storage.redis import RedisStores, open_redis
 
 from . import redis_clients
 from .actors import Row, report
 from .feed import PAGE, settled, timed_reads
+from .servers import (
+    CLEANUP_SECONDS,
+    Unreachable,
+    check_answers,
+    check_postgres,
+    dynamodb,
+    in_tasks,
+    run,
+)
 
 SECTIONS = ("clients", "fanout", "configs")
 FANOUT_TARGET = 0.5
@@ -55,75 +61,7 @@ FANOUT_TARGET = 0.5
 #: writes ``mylist`` in the database it selects; ours goes under this run's prefix).
 BENCHMARK_REQUESTS = 300_000
 BENCHMARK_PIPELINE = 16
-#: Concurrent tasks making accounts and warm feeds (not timed).
-LOADERS = 32
 FIRST_TWEET_ID = 7_300_000_000_000_000_000  # Snowflake-sized ids, rising
-
-#: Dropping the bench's namespace may hold the exit up this long, at most.
-CLEANUP_SECONDS = 30.0
-
-
-class Unreachable(Exception):
-    """A server the run needs does not answer: the message says which and where."""
-
-
-# -- reachability ---------------------------------------------------------------------------
-
-
-def check_answers(what: str, url: str, default_port: int) -> None:
-    """Raise `Unreachable` unless something accepts a connection at ``url``'s host:port."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or default_port
-    try:
-        with socket.create_connection((host, port), timeout=3):
-            return
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-    raise Unreachable(f"{what} at {host}:{port} is not answering ({reason})")
-
-
-def check_postgres(dsn: str) -> None:
-    """Raise `Unreachable` unless ``dsn`` takes a connection (a missing database or a
-    refused login is told here, in one line, before anything is written)."""
-    import asyncpg
-    import trio_asyncio
-
-    from chirp.backends import redacted_netloc
-
-    async def connect() -> None:
-        async with trio_asyncio.open_loop() as loop:
-            connection = await loop.run_aio_coroutine(asyncpg.connect(dsn, timeout=5))
-            await loop.run_aio_coroutine(connection.close())
-
-    try:
-        trio.run(connect)
-    except Exception as exc:  # noqa: BLE001 - whatever it is, the run cannot use the server
-        while isinstance(exc, ExceptionGroup) and exc.exceptions:  # trio's, around it
-            exc = exc.exceptions[0]
-        reason = str(exc) or type(exc).__name__
-        raise Unreachable(f"PostgreSQL at {redacted_netloc(dsn)}: {reason}") from None
-
-
-def unavailable(exc: BaseException) -> BackendUnavailable | None:
-    """The `BackendUnavailable` inside ``exc`` (or its exception groups), if that is it."""
-    if isinstance(exc, BackendUnavailable):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            if (found := unavailable(inner)) is not None:
-                return found
-    return None
-
-
-def run(async_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-    """``trio.run``, with a backend that stopped answering turned into `Unreachable`."""
-    try:
-        return trio.run(async_fn, *args)
-    except BaseException as exc:
-        found = unavailable(exc)
-        if found is None:
-            raise
-        raise Unreachable(str(found)) from None
 
 
 # -- section 2: the feed cache's fan-out against redis-benchmark ----------------------------
@@ -190,19 +128,6 @@ def fanout_batches(
                 calls[shard].append(entries)
         runs.append(calls)
     return runs
-
-
-async def in_tasks(items: Iterable[Any], work: Callable[[Any], Awaitable[None]]) -> None:
-    """``work(item)`` for every item, `LOADERS` at a time."""
-    limiter = trio.CapacityLimiter(LOADERS)
-
-    async def one(item: Any) -> None:
-        async with limiter:
-            await work(item)
-
-    async with trio.open_nursery() as nursery:
-        for item in items:
-            nursery.start_soon(one, item)
 
 
 async def fanout_rates(url: str, prefix: str, runs: list[Batch], users: int) -> list[float]:
@@ -452,25 +377,8 @@ def configs_section(
         )
         return run(production_run, settings, work)
 
-    if dynamodb_url is not None:
-        figures = production(dynamodb_url)
-        note = f"DynamoDB: {dynamodb_url}"
-    else:
-        import pytest
-
-        from tests.dynalite import running_dynalite
-
-        try:
-            with running_dynalite() as endpoint:
-                figures = production(endpoint)
-        except (pytest.skip.Exception, pytest.fail.Exception) as exc:
-            raise Unreachable(
-                f"dynalite could not start ({exc.msg}); pass --dynamodb URL"
-            ) from None
-        note = (
-            "DynamoDB is dynalite (Node, in memory) standing in: its figures are dynalite's, "
-            "not AWS's"
-        )
+    with dynamodb(dynamodb_url) as (endpoint, note):
+        figures = production(endpoint)
     return "\n".join(
         [
             configs_table(embedded, figures, work),

@@ -9,6 +9,10 @@ one process with the whole actor tree running:
   reads       feed pages (10 tweets, the DeathStarBench page) for random active users:
               reads/s, p50/p99 latency, feed-cache and tweet-cache hit rates;
   memory      bytes per cached feed entry, from the cache nodes.
+The tweet store and the feed cache are embedded unless named (``--tweet-store dynamodb``,
+``--feed-cache redis://…``): pure pull pays a tweet-store query per followee on every
+read, which in process is an in-memory slice and on DynamoDB a round trip. Users, the
+graph and the log stay embedded (loading 120,000 accounts is not what is measured).
 Beside the tweets/s, the floor measured in the same run: the same fan-out as a bare Python
 loop over the same graph and authors (a deque per user; then grouped per cache node first),
 and the ratio to it. Users who are active (a share of all) have warm feeds, as a running
@@ -18,12 +22,15 @@ service would; the others are away, so the middle tier skips them.
 from __future__ import annotations
 
 import gc
+import math
 import random
+import secrets
 import statistics
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import trio
 
@@ -34,6 +41,7 @@ from chirp.services.fanout import FANOUT_TOPICS
 from storage.slots import key_slot, node_of
 
 from .graphs import Graph, power_law, reed98
+from .servers import CLEANUP_SECONDS, Unreachable, check_answers, dynamodb, in_tasks, run
 
 MODES = ("hybrid", "push", "pull")
 PAGE = 10
@@ -78,13 +86,33 @@ class Workload:
         return sorted(rng.sample(range(graph.users), int(graph.users * self.active_share)))
 
 
-def settings_for(mode: str, cache_nodes: int) -> Settings:
+@dataclass(frozen=True)
+class Stores:
+    """Where the tweets and the feed cache live: "memory", or a server's URL."""
+
+    tweets: str = "memory"
+    cache: str = "memory"
+
+    @property
+    def embedded(self) -> bool:
+        return self.tweets == self.cache == "memory"
+
+    def describe(self) -> str:
+        tweets = "embedded" if self.tweets == "memory" else self.tweets.split("://")[0]
+        cache = "embedded cache nodes" if self.cache == "memory" else "Redis"
+        return f"tweet store: {tweets}; feed and tweet caches: {cache}"
+
+
+def settings_for(mode: str, cache_nodes: int, stores: Stores = Stores()) -> Settings:
     return Settings(
         admin_token="bench-admin-token-0123456789",
         password_memory_kib=64,
         password_time_cost=1,
         fanout_mode=mode,
         cache_nodes=cache_nodes,
+        tweets=stores.tweets,
+        cache=stores.cache,
+        namespace="" if stores.embedded else f"bench{secrets.token_hex(4)}",
     )
 
 
@@ -104,9 +132,12 @@ async def load(chirp: Chirp, graph: Graph, work: Workload, policy: FanoutPolicy)
         )
         ids.append(user.user_id)
     stores.graph.load((ids[a], ids[b]) for a, b in graph.edges)
-    for n in work.active(graph):
+
+    async def warm(n: int) -> None:
         await stores.activity.touch(ids[n], now.timestamp())
         await stores.cache.store_feed(ids[n], [])
+
+    await in_tasks(work.active(graph), warm)
     counts = await stores.graph.counts(ids)
     for user_id in ids:
         if policy.tier_for(counts[user_id][0]) is Tier.PULL:
@@ -180,6 +211,9 @@ async def read_phase(chirp: Chirp, readers: list[int], figures: Figures) -> None
 
 
 async def memory(chirp: Chirp, figures: Figures) -> None:
+    if chirp.settings.cache != "memory":
+        figures.bytes_per_entry = figures.feed_megabytes = math.nan  # Redis's, not ours
+        return
     entries = taken = 0
     for n in range(chirp.settings.cache_nodes):
         answer = await chirp.system.ref(chirp.stores.cache.node_name(n)).ask(("memory",))
@@ -189,8 +223,24 @@ async def memory(chirp: Chirp, figures: Figures) -> None:
     figures.feed_megabytes = taken / 2**20
 
 
-async def run_mode(graph: Graph, mode: str, work: Workload, cache_nodes: int) -> Figures:
-    chirp = assemble(settings_for(mode, cache_nodes), consumers=False)
+async def run_mode(
+    graph: Graph, mode: str, work: Workload, cache_nodes: int, stores: Stores
+) -> Figures:
+    settings = settings_for(mode, cache_nodes, stores)
+    if stores.embedded:
+        return await measure(assemble(settings, consumers=False), graph, mode, work)
+    from chirp.backends import drop_namespace, open_backends
+
+    try:
+        async with open_backends(settings) as backends:
+            chirp = assemble(settings, consumers=False, backends=backends)
+            return await measure(chirp, graph, mode, work)
+    finally:
+        with trio.move_on_after(CLEANUP_SECONDS, shield=True):
+            await drop_namespace(settings)
+
+
+async def measure(chirp: Chirp, graph: Graph, mode: str, work: Workload) -> Figures:
     figures = Figures(mode)
     async with trio.open_nursery() as nursery:
         await nursery.start(chirp.system.run)
@@ -271,9 +321,10 @@ def floor(graph: Graph, work: Workload, cache_nodes: int, mode: str) -> tuple[fl
     return bare, len(authors) / (time.perf_counter() - started)
 
 
-def table(graph: Graph, rows: list[Figures]) -> str:
+def table(graph: Graph, rows: list[Figures], stores: Stores) -> str:
     lines = [
         graph.describe(),
+        stores.describe(),
         "writes, tweets/s: posted (nothing consuming) | fan-out alone (draining them) | "
         "both live (posted, fan-out completed); floors: the same fan-out as a bare loop, "
         "and grouped per cache node; ÷ = fan-out alone over the grouped floor",
@@ -290,8 +341,8 @@ def table(graph: Graph, rows: list[Figures]) -> str:
             f"{f.tweets_per_s:>8,.0f}{f.entries_per_s:>11,.0f}"
             f"{f.entries_per_tweet:>8.1f}{'-' if celeb is None else f'{celeb:,.0f}':>9}"
             f"{f.reads_per_s:>9,.0f}{f.read_p50_ms:>8.2f}{f.read_p99_ms:>8.2f}"
-            f"{f.feed_hit_rate:>9.0%}{f.tweet_hit_rate:>10.0%}{f.bytes_per_entry:>8.1f}"
-            f"{f.feed_megabytes:>9.1f}"
+            f"{f.feed_hit_rate:>9.0%}{f.tweet_hit_rate:>10.0%}"
+            f"{_or_dash(f.bytes_per_entry, '.1f'):>8}{_or_dash(f.feed_megabytes, '.1f'):>9}"
         )
     by_mode = {f.mode: f for f in rows}
     if {"hybrid", "pull"} <= by_mode.keys():
@@ -304,6 +355,10 @@ def table(graph: Graph, rows: list[Figures]) -> str:
     return "\n".join(lines)
 
 
+def _or_dash(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
+
+
 def main(
     *,
     graphs: list[str],
@@ -314,16 +369,41 @@ def main(
     writers: int,
     active_share: float,
     cache_nodes: int,
+    tweet_store: str = "memory",
+    dynamodb_url: str | None = None,
+    feed_cache: str = "memory",
 ) -> None:
     work = Workload(tweets=tweets, writers=writers, reads=reads, active_share=active_share)
+    try:
+        if feed_cache != "memory":
+            check_answers("Redis", feed_cache, 6379)
+        if tweet_store == "memory":
+            run_graphs(graphs, modes, users, work, cache_nodes, Stores(cache=feed_cache))
+            return
+        with dynamodb(dynamodb_url) as (endpoint, note):
+            print(note)
+            stores = Stores(f"dynamodb://{urlsplit(endpoint).netloc}", feed_cache)
+            run_graphs(graphs, modes, users, work, cache_nodes, stores)
+    except Unreachable as exc:
+        raise SystemExit(f"bench feed: {exc}") from None
+
+
+def run_graphs(
+    graphs: list[str],
+    modes: list[str],
+    users: int,
+    work: Workload,
+    cache_nodes: int,
+    stores: Stores,
+) -> None:
     for name in graphs:
         started = time.perf_counter()
         graph = reed98() if name == "reed98" else power_law(users)
         print(f"\n{graph.name}: built in {time.perf_counter() - started:.1f} s", flush=True)
         rows = []
         for mode in modes:
-            figures = trio.run(run_mode, graph, mode, work, cache_nodes)
+            figures = run(run_mode, graph, mode, work, cache_nodes, stores)
             figures.floor_per_s, figures.grouped_floor_per_s = floor(graph, work, cache_nodes, mode)
             rows.append(figures)
             print(f"  {mode} done", flush=True)
-        print(table(graph, rows), flush=True)
+        print(table(graph, rows, stores), flush=True)

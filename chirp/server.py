@@ -140,6 +140,7 @@ def assemble(
         ids=ids,
         spam=SpamPolicy(max_links=settings.spam_max_links),
         cache=stores.cache,
+        cache_reply_counts=settings.tweets != "memory",
         now=now,
     )
     policy = fanout_policy(settings)

@@ -309,6 +309,14 @@ class TweetStore(Protocol):
         self, user_id: int, *, limit: int, max_id: int | None = None, since_id: int | None = None
     ) -> list[Tweet]: ...
 
+    async def newest_ids(
+        self, user_ids: Iterable[int], *, limit: int, max_id: int | None = None
+    ) -> dict[int, list[int]]:
+        """Per user, the ids of their newest ``limit`` tweets at or under ``max_id``, newest
+        first: what a feed pulls or regenerates from, for all the authors at once (a
+        database answers them side by side, not one round trip after another)."""
+        ...
+
     async def replies(
         self, tweet_id: int, *, limit: int, max_id: int | None = None, since_id: int | None = None
     ) -> list[Tweet]: ...
@@ -437,6 +445,16 @@ class FeedCache(Protocol):
         equal one is the same copy): a
         reader that filled the cache from a read taken before an edit or a delete cannot
         put its stale copy over the newer one. ``tweet`` None marks it deleted."""
+        ...
+
+    async def get_reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]:
+        """The cached reply counts among ``tweet_ids`` (one marked changed is absent)."""
+        ...
+
+    async def put_reply_counts(self, counts: Mapping[int, tuple[int, int | None]]) -> None:
+        """Cache ``{tweet_id: (version, count)}``, each only over an older version, as
+        `put_tweets`; a count None marks the replies changed: absent until counted again
+        under a newer version. They live as long as cached tweets."""
         ...
 
 

@@ -131,8 +131,8 @@ class FanoutService:
         followers = (await self._graph.counts([followee]))[followee][0]
         if self._policy.tier_for(followers) is Tier.PULL:
             return  # a celebrity's tweets are merged at read time
-        recent = await self._tweets.by_user(followee, limit=FOLLOW_MERGE)
-        await self._cache.push((event["follower_id"], t.tweet_id) for t in recent)
+        recent = await self._tweets.newest_ids([followee], limit=FOLLOW_MERGE)
+        await self._cache.push((event["follower_id"], i) for i in recent[followee])
 
     async def _on_unfollow(self, event: dict[str, Any]) -> None:
         # The next read regenerates the feed from the follows as they are now.

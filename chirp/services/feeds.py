@@ -113,20 +113,14 @@ class FeedService:
         # A tweet stored after its author's timeline was read above, and fanned out before
         # the feed was stored, found no feed to land in. Push the authors' newest again
         # (pushes are idempotent) now that it exists.
-        newest = [
-            (user_id, t.tweet_id)
-            for author in authors
-            for t in await self._tweets.by_user(author, limit=CATCH_UP)
-        ]
-        await self._cache.push(newest)
+        newest = await self._tweets.newest_ids(authors, limit=CATCH_UP)
+        await self._cache.push([(user_id, i) for ids in newest.values() for i in ids])
         return built
 
     async def _regenerate(self, authors: set[int]) -> list[int]:
         """The newest `FEED_LENGTH` tweets of ``authors``, newest first."""
-        timelines = [
-            [t.tweet_id for t in await self._tweets.by_user(a, limit=FEED_LENGTH)] for a in authors
-        ]
-        merged = heapq.merge(*timelines, reverse=True)
+        timelines = await self._tweets.newest_ids(authors, limit=FEED_LENGTH)
+        merged = heapq.merge(*timelines.values(), reverse=True)
         return [i for _, i in zip(range(FEED_LENGTH), merged, strict=False)]
 
     async def _pulled(self, authors: set[int], window: int, cursor: int | None) -> list[list[int]]:
@@ -136,13 +130,11 @@ class FeedService:
         if not authors:
             return []
         if not self._policy.cache_pulled:
-            return [
-                [t.tweet_id for t in await self._tweets.by_user(a, limit=window, max_id=cursor)]
-                for a in authors
-            ]
+            pulled = await self._tweets.newest_ids(authors, limit=window, max_id=cursor)
+            return list(pulled.values())
         found = await self._cache.celeb_recent(authors, limit=window, max_id=cursor)
-        for author in authors - found.keys():
-            recent = [t.tweet_id for t in await self._tweets.by_user(author, limit=FOLLOW_MERGE)]
+        missed = await self._tweets.newest_ids(authors - found.keys(), limit=FOLLOW_MERGE)
+        for author, recent in missed.items():
             await self._cache.store_celeb(author, recent)
             found[author] = [i for i in recent if cursor is None or i <= cursor][:window]
         return list(found.values())

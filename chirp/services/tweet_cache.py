@@ -1,8 +1,10 @@
-"""The tweet cache (the seed's ``tweet:{id}``): hydration reads through it to the store."""
+"""The tweet cache (the seed's ``tweet:{id}``): hydration reads through it to the store,
+for the tweets and, where counting is a database query per tweet, for their reply counts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from chirp.model import Tweet
 from storage.protocols import DELETED_VERSION, FeedCache, TweetStore
@@ -20,17 +22,43 @@ def tombstones(tweet_ids: Iterable[int]) -> dict[int, tuple[int, None]]:
     return {tweet_id: (DELETED, None) for tweet_id in tweet_ids}
 
 
+def counted_at(moment: datetime) -> int:
+    """The version of a reply count read at ``moment``: even, below a change's there."""
+    return int(moment.timestamp() * 1_000_000) * 2
+
+
+def changed_at(moment: datetime) -> int:
+    """The version of replies changed at ``moment``: odd, so of a count and a change at
+    the same instant the change wins, whichever reaches the cache first."""
+    return counted_at(moment) + 1
+
+
 class TweetCache:
     """Tweets by id, from the cache where it holds them and from the store (filling the
     cache) where it does not. Every entry carries its version, so a reader that fetched
     a tweet just before an edit or a delete cannot cache the old copy over the new one;
     a deleted tweet is cached as a tombstone and reads as absent.
 
+    With ``count_replies`` reply counts are cached the same way. A reader versions the
+    count with the moment before it counted; a reply posted or deleted marks its parent
+    changed with a moment after the store took it, which no count begun earlier can
+    replace. (Processes' clocks must agree to within that gap; a count left stale by a
+    skewed clock lives one tweet TTL at most.)
+
     Without a cache (``cache`` None) it reads the store alone."""
 
-    def __init__(self, *, cache: FeedCache | None, tweets: TweetStore) -> None:
+    def __init__(
+        self,
+        *,
+        cache: FeedCache | None,
+        tweets: TweetStore,
+        now: Callable[[], datetime],
+        count_replies: bool = False,
+    ) -> None:
         self._cache = cache
         self._tweets = tweets
+        self._now = now
+        self._count_replies = count_replies and cache is not None
         self.hits = 0
         self.misses = 0
 
@@ -49,6 +77,26 @@ class TweetCache:
                 await self._cache.put_tweets({i: (version_of(t), t) for i, t in fresh.items()})
             found.update(fresh)
         return found
+
+    async def reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]:
+        wanted = list(dict.fromkeys(tweet_ids))
+        if not self._count_replies or not wanted:
+            return await self._tweets.reply_counts(wanted)
+        assert self._cache is not None
+        found = await self._cache.get_reply_counts(wanted)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            version = counted_at(self._now())  # before counting, never after
+            fresh = await self._tweets.reply_counts(missing)
+            await self._cache.put_reply_counts({i: (version, n) for i, n in fresh.items()})
+            found.update(fresh)
+        return found
+
+    async def replies_changed(self, parent_id: int | None) -> None:
+        """A reply to ``parent_id`` was stored or deleted (call it after the store did)."""
+        if parent_id is not None and self._count_replies:
+            assert self._cache is not None
+            await self._cache.put_reply_counts({parent_id: (changed_at(self._now()), None)})
 
     async def refresh(self, tweet: Tweet) -> None:
         """Cache ``tweet`` as it now is (after an edit)."""

@@ -67,9 +67,14 @@ class TweetService:
         spam: SpamPolicy = SpamPolicy(),
         now: Callable[[], datetime] = utc_now,
         cache: FeedCache | None = None,
+        cache_reply_counts: bool = False,
     ) -> None:
         self._tweets = tweets
-        self.cached = TweetCache(cache=cache, tweets=tweets)  # what hydration reads
+        # What hydration reads. Reply counts are worth caching where counting is a query
+        # per tweet (DynamoDB), not where it is a len() in memory.
+        self.cached = TweetCache(
+            cache=cache, tweets=tweets, now=now, count_replies=cache_reply_counts
+        )
         self._users = users
         self._engagement = engagement
         self._log = log
@@ -108,9 +113,13 @@ class TweetService:
             reply_to=reply_to,
         )
         await self._tweets.put(tweet)
-        await self._announce(
-            "tweet_created", tweet, undo=lambda: self._tweets.delete(tweet.tweet_id)
-        )
+
+        async def undo() -> None:
+            await self._tweets.delete(tweet.tweet_id)
+            await self.cached.replies_changed(reply_to)
+
+        await self._announce("tweet_created", tweet, undo=undo)
+        await self.cached.replies_changed(reply_to)
         # Written through: a new tweet is about to be read from every feed it reaches.
         await self.cached.refresh(tweet)
         author = await self._users.get(user_id)
@@ -140,7 +149,7 @@ class TweetService:
         ids = list(found)
         authors = await self._users.get_many({t.user_id for t in found.values()})
         counts = await self._engagement.counts(ids)
-        replies = await self._tweets.reply_counts(ids)
+        replies = await self.cached.reply_counts(ids)
         liked = await self._engagement.liked(viewer, ids) if viewer is not None else set()
         retweeted = await self._engagement.retweeted(viewer, ids) if viewer is not None else {}
 
@@ -342,6 +351,7 @@ class TweetService:
         await self._announce("tweet_deleted", tweet, undo=None)
         await self._tweets.delete(tweet.tweet_id)
         await self.cached.bury([tweet.tweet_id])
+        await self.cached.replies_changed(tweet.reply_to)
         await self._engagement.forget_tweet(tweet.tweet_id)
         if tweet.retweet_of is not None:
             await self._engagement.unretweet(tweet.user_id, tweet.retweet_of)

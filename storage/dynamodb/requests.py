@@ -95,7 +95,7 @@ async def counts(
                 return total
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    counted = await _concurrently([lambda key=key: count(key) for key in wanted])
+    counted = await concurrently([lambda key=key: count(key) for key in wanted])
     return dict(zip(wanted, counted, strict=True))
 
 
@@ -131,7 +131,7 @@ async def batch_get(
         return []
     if len(batches) == 1:
         return await one_batch(batches[0])
-    results = await _concurrently([lambda b=b: one_batch(b) for b in batches])
+    results = await concurrently([lambda b=b: one_batch(b) for b in batches])
     return [item for result in results for item in result]
 
 
@@ -164,7 +164,7 @@ def _throttled(address: str, operation: str, table: str) -> BackendUnavailable:
     )
 
 
-async def _concurrently(calls: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
+async def concurrently(calls: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
     """Run ``calls`` with at most `CONCURRENT_REQUESTS` in flight; results in order. The
     first failure cancels the rest and is raised as itself (not in an ExceptionGroup), as
     one call after another would raise it: the store's errors are its API."""

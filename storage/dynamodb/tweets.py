@@ -58,7 +58,16 @@ from .requests import BATCH_ATTEMPTS as BATCH_ATTEMPTS
 from .requests import BATCH_GET as BATCH_GET
 from .requests import BATCH_WRITE as BATCH_WRITE
 from .requests import CONCURRENT_REQUESTS as CONCURRENT_REQUESTS
-from .requests import _backoff, _code, batch_get, counts, newest, query, write_batch
+from .requests import (
+    _backoff,
+    _code,
+    batch_get,
+    concurrently,
+    counts,
+    newest,
+    query,
+    write_batch,
+)
 from .tables import TweetTables as TweetTables
 
 #: How many times an edit re-reads and retries when another edit landed in between.
@@ -243,6 +252,28 @@ class DynamoTweetStore:
                 since_id,
             )
         return [_tweet(item) for item in items]
+
+    async def newest_ids(
+        self, user_ids: Iterable[int], *, limit: int, max_id: int | None = None
+    ) -> dict[int, list[int]]:
+        """A Query per user on ``tweets`` projecting only the ids, `CONCURRENT_REQUESTS`
+        in flight."""
+        wanted = list(dict.fromkeys(user_ids))
+        source = {
+            "TableName": self.tables.tweets,
+            "ConsistentRead": True,
+            "ProjectionExpression": "tweet_id",
+        }
+
+        async def ids(user_id: int) -> list[int]:
+            items = await newest(
+                self._client, source, ("user_id", _n(user_id)), limit, max_id, None
+            )
+            return [int(item["tweet_id"]["N"]) for item in items]
+
+        with self._reaching():
+            found = await concurrently([lambda u=u: ids(u) for u in wanted])
+        return dict(zip(wanted, found, strict=True))
 
     async def replies(
         self, tweet_id: int, *, limit: int, max_id: int | None = None, since_id: int | None = None

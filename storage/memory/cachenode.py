@@ -15,7 +15,8 @@ from .feedring import FeedRing
 
 
 class CacheNode(Actor):
-    """Holds the feeds, celebrity lists and tweets of its slots, in memory that dies with it.
+    """Holds the feeds, celebrity lists, tweets and reply counts of its slots, in memory that
+    dies with it.
 
     Requests are ``(operation, *arguments)`` tuples; each operation is a method below and
     runs without awaiting, so a request is applied whole or not at all. Expired entries
@@ -28,6 +29,7 @@ class CacheNode(Actor):
         self._feeds: dict[int, tuple[FeedRing, float]] = {}  # user -> (ids, expires at)
         self._celebs: dict[int, tuple[FeedRing, float]] = {}  # author -> (ids, expires at)
         self._tweets: dict[int, tuple[Any, int, float]] = {}  # id -> (tweet, version, expires)
+        self._replies: dict[int, tuple[Any, int, float]] = {}  # id -> (count, version, expires)
 
     async def receive(self, message: Any) -> Any:
         operation, *arguments = message
@@ -125,31 +127,45 @@ class CacheNode(Actor):
             self._feeds.pop(user_id, None)
 
     def _get_tweets(self, tweet_ids: list[int]) -> dict[int, Any]:
+        return self._get_versioned(self._tweets, tweet_ids)
+
+    def _put_tweets(self, tweets: dict[int, tuple[int, Any]]) -> None:
+        self._put_versioned(self._tweets, tweets)
+
+    def _get_reply_counts(self, tweet_ids: list[int]) -> dict[int, Any]:
+        return self._get_versioned(self._replies, tweet_ids)
+
+    def _put_reply_counts(self, counts: dict[int, tuple[int, Any]]) -> None:
+        self._put_versioned(self._replies, counts)
+
+    def _get_versioned(self, table: dict[int, tuple[Any, int, float]], ids: list[int]) -> Any:
         now, found = self._clock(), {}
-        for tweet_id in tweet_ids:
-            held = self._tweets.get(tweet_id)
+        for key in ids:
+            held = table.get(key)
             if held is None:
                 continue
             if held[2] <= now:
-                del self._tweets[tweet_id]
+                del table[key]
             else:
-                found[tweet_id] = held[0]
+                found[key] = held[0]
         return found
 
-    def _put_tweets(self, tweets: dict[int, tuple[int, Any]]) -> None:
+    def _put_versioned(
+        self, table: dict[int, tuple[Any, int, float]], values: dict[int, tuple[int, Any]]
+    ) -> None:
         now = self._clock()
         expires = now + self._ttl.tweet
-        held_tweets = self._tweets
-        for tweet_id, (version, tweet) in tweets.items():
-            held = held_tweets.get(tweet_id)
+        for key, (version, value) in values.items():
+            held = table.get(key)
             if held is None or held[1] < version or held[2] <= now:
-                held_tweets[tweet_id] = (tweet, version, expires)
+                table[key] = (value, version, expires)
 
     def _sweep(self) -> int:
         """Drop whatever has expired; how many entries went."""
         now = self._clock()
         feeds = [u for u, (_, expires) in self._feeds.items() if expires <= now]
         tweets = [t for t, (_, _, expires) in self._tweets.items() if expires <= now]
+        replies = [t for t, (_, _, expires) in self._replies.items() if expires <= now]
         celebs = [a for a, (_, expires) in self._celebs.items() if expires <= now]
         for user_id in feeds:
             del self._feeds[user_id]
@@ -157,7 +173,9 @@ class CacheNode(Actor):
             del self._tweets[tweet_id]
         for author_id in celebs:
             del self._celebs[author_id]
-        return len(feeds) + len(tweets) + len(celebs)
+        for tweet_id in replies:
+            del self._replies[tweet_id]
+        return len(feeds) + len(tweets) + len(celebs) + len(replies)
 
     def _live_celeb(self, author_id: int, now: float) -> FeedRing | None:
         held = self._celebs.get(author_id)

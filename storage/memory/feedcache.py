@@ -133,6 +133,20 @@ class MemoryFeedCache:
             [(node, ("put_tweets", {i: tweets[i] for i in ids})) for node, ids in batches]
         )
 
+    async def get_reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        batches = self._batches(self._by_node(tweet_ids, self._tweet_node))
+        asks = [(n, ("get_reply_counts", ids)) for n, ids in batches]
+        for answer in await self._ask_many(asks):
+            found.update((i, n) for i, n in (answer or {}).items() if n is not None)
+        return found
+
+    async def put_reply_counts(self, counts: Mapping[int, tuple[int, int | None]]) -> None:
+        batches = self._batches(self._by_node(counts, self._tweet_node))
+        await self._ask_many(
+            [(node, ("put_reply_counts", {i: counts[i] for i in ids})) for node, ids in batches]
+        )
+
     def _feed_node(self, user_id: int) -> int:
         node = self._feed_nodes.get(user_id)
         if node is None:

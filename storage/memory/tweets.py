@@ -65,6 +65,17 @@ class MemoryTweetStore:
     ) -> list[Tweet]:
         return self._newest(self._by_user.get(user_id), limit, max_id, since_id)
 
+    async def newest_ids(
+        self, user_ids: Iterable[int], *, limit: int, max_id: int | None = None
+    ) -> dict[int, list[int]]:
+        by_user = self._by_user
+        found = {}
+        for user_id in user_ids:
+            ids = by_user.get(user_id)
+            chosen = ids.irange(None, max_id, reverse=True) if ids else ()
+            found[user_id] = list(islice(chosen, limit))
+        return found
+
     async def replies(
         self, tweet_id: int, *, limit: int, max_id: int | None = None, since_id: int | None = None
     ) -> list[Tweet]:

@@ -1,5 +1,5 @@
 """The feed cache on Redis: the seed's ``feed:{user_id}`` and ``celeb:{user_id}`` lists
-and ``tweet:{id}`` hashes."""
+and ``tweet:{id}`` hashes, and ``replies:{id}`` hashes of reply counts."""
 
 from __future__ import annotations
 
@@ -59,6 +59,9 @@ class RedisFeedCache:
 
     def _tweet_key(self, tweet_id: int) -> str:
         return f"{self._prefix}tweet:{{{tweet_id}}}"
+
+    def _replies_key(self, tweet_id: int) -> str:
+        return f"{self._prefix}replies:{{{tweet_id}}}"
 
     async def push(self, entries: Iterable[tuple[int, int]]) -> int:
         return sum(await self._insert(entries, self._feed_key, self._ttl.feed_capacity))
@@ -140,6 +143,23 @@ class RedisFeedCache:
             )
 
         await self._pipelined(list(tweets.items()), put)
+
+    async def get_reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]:
+        ids = list(dict.fromkeys(tweet_ids))
+        held = await self._pipelined(ids, lambda p, i: p.hget(self._replies_key(i), "t"))
+        return {i: int(count) for i, count in zip(ids, held, strict=True) if count}
+
+    async def put_reply_counts(self, counts: Mapping[int, tuple[int, int | None]]) -> None:
+        ms = self._tweet_ms
+
+        def put(pipeline: Any, item: tuple[int, tuple[int, int | None]]) -> Awaitable[Any]:
+            tweet_id, (version, count) = item
+            payload = b"" if count is None else str(count).encode()  # "": marked changed
+            return self._put.queue(
+                pipeline, [self._replies_key(tweet_id)], [str(version), payload, ms]
+            )
+
+        await self._pipelined(list(counts.items()), put)
 
     async def _insert(
         self, entries: Iterable[tuple[int, int]], key_of: Any, capacity: int

@@ -79,6 +79,19 @@ async def test_a_stale_tweet_never_replaces_a_newer_version(feed_cache: FeedCach
     assert await feed_cache.get_tweets([1]) == {1: "edited again"}
 
 
+async def test_reply_counts_take_only_newer_versions_and_a_change_hides_them(
+    feed_cache: FeedCache,
+) -> None:
+    await feed_cache.put_reply_counts({1: (4, 3), 2: (4, 0)})
+    assert await feed_cache.get_reply_counts([1, 2, 3]) == {1: 3, 2: 0}
+    await feed_cache.put_reply_counts({1: (5, None), 2: (3, 9)})
+    assert await feed_cache.get_reply_counts([1, 2]) == {2: 0}, "1 changed; 9 is older"
+    await feed_cache.put_reply_counts({1: (4, 3)})
+    assert await feed_cache.get_reply_counts([1]) == {}, "counted before the change"
+    await feed_cache.put_reply_counts({1: (6, 4)})
+    assert await feed_cache.get_reply_counts([1]) == {1: 4}
+
+
 async def test_feeds_expire_five_minutes_after_their_last_read(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:

@@ -210,6 +210,20 @@ async def test_tweets_are_stored_and_listed_newest_first_by_snowflake_cursors(
         await tweets.put(tweet(100))
 
 
+async def test_newest_ids_answer_for_many_authors_at_once(tweets: TweetStore) -> None:
+    for tweet_id in (100, 200, 300, 400):
+        await tweets.put(tweet(tweet_id))
+    for tweet_id in (150, 250, 350):
+        await tweets.put(tweet(tweet_id, user_id=2))
+    await tweets.delete(300)
+    assert await tweets.newest_ids([1, 2, 3], limit=2) == {1: [400, 200], 2: [350, 250], 3: []}
+    assert await tweets.newest_ids([2, 1, 2], limit=10, max_id=250) == {
+        2: [250, 150],
+        1: [200, 100],
+    }
+    assert await tweets.newest_ids([], limit=5) == {}
+
+
 async def test_replies_are_listed_and_counted_under_their_parent(tweets: TweetStore) -> None:
     await tweets.put(tweet(1))
     for reply_id in (5, 6, 7):
