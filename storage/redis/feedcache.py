@@ -170,9 +170,8 @@ class RedisFeedCache:
         by_owner: defaultdict[int, list[int]] = defaultdict(list)
         for owner, tweet_id in entries:
             by_owner[owner].append(tweet_id)
-        names = {tweet_id: str(tweet_id) for ids in by_owner.values() for tweet_id in ids}
         keys = [key_of(owner) for owner in by_owner]
-        args = [" ".join([names[t] for t in ids]) for ids in by_owner.values()]
+        args = [" ".join(map(str, ids)) for ids in by_owner.values()]
         cap = str(capacity)
         calls = [
             (keys[start : start + BATCH], [cap, *args[start : start + BATCH]])
