@@ -80,6 +80,8 @@ def main() -> None:
     stores.add_argument("--reads", type=int, default=2_000)
     stores.add_argument("--writers", type=int, default=64)
     args = top.parse_args()
+    if args.scenario == "feed" and args.dynamodb and args.tweet_store != "dynamodb":
+        top.error("--dynamodb names the tweet store's server: give --tweet-store dynamodb too")
     if args.scenario == "actors":
         actors.main(args.messages, args.events, args.repeat)
     elif args.scenario == "write":

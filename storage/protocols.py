@@ -312,9 +312,10 @@ class TweetStore(Protocol):
     async def newest_ids(
         self, user_ids: Iterable[int], *, limit: int, max_id: int | None = None
     ) -> dict[int, list[int]]:
-        """Per user, the ids of their newest ``limit`` tweets at or under ``max_id``, newest
-        first: what a feed pulls or regenerates from, for all the authors at once (a
-        database answers them side by side, not one round trip after another)."""
+        """Per user (every one asked for is a key, ``[]`` for none), the ids of their newest
+        ``limit`` tweets at or under ``max_id``, newest first: what a feed pulls or
+        regenerates from, for all the authors at once (a database answers them side by
+        side, not one round trip after another)."""
         ...
 
     async def replies(

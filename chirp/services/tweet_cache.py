@@ -4,7 +4,7 @@ for the tweets and, where counting is a database query per tweet, for their repl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from chirp.model import Tweet
 from storage.protocols import DELETED_VERSION, FeedCache, TweetStore
@@ -22,14 +22,22 @@ def tombstones(tweet_ids: Iterable[int]) -> dict[int, tuple[int, None]]:
     return {tweet_id: (DELETED, None) for tweet_id in tweet_ids}
 
 
+#: How long after a reply a count may still miss it: DynamoDB's reply index (a GSI) is
+#: eventually consistent, and clocks step. A change is versioned this far ahead, so a
+#: count begun within it is served but not cached.
+SETTLING = timedelta(seconds=2)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def counted_at(moment: datetime) -> int:
     """The version of a reply count read at ``moment``: even, below a change's there."""
-    return int(moment.timestamp() * 1_000_000) * 2
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 2
 
 
 def changed_at(moment: datetime) -> int:
-    """The version of replies changed at ``moment``: odd, so of a count and a change at
-    the same instant the change wins, whichever reaches the cache first."""
+    """The version of replies changed at ``moment`` (give it the change's moment plus
+    `SETTLING`): odd, so of a count and a change at the same instant the change wins,
+    whichever reaches the cache first."""
     return counted_at(moment) + 1
 
 
@@ -41,9 +49,10 @@ class TweetCache:
 
     With ``count_replies`` reply counts are cached the same way. A reader versions the
     count with the moment before it counted; a reply posted or deleted marks its parent
-    changed with a moment after the store took it, which no count begun earlier can
-    replace. (Processes' clocks must agree to within that gap; a count left stale by a
-    skewed clock lives one tweet TTL at most.)
+    changed with a moment `SETTLING` after the store took it (and above every version
+    this process gave out), which no count begun earlier, or begun while the reply index
+    may lag, can replace. Processes' clocks must agree to within `SETTLING`; a count left
+    stale by a worse clock lives one tweet TTL at most.
 
     Without a cache (``cache`` None) it reads the store alone."""
 
@@ -59,6 +68,7 @@ class TweetCache:
         self._tweets = tweets
         self._now = now
         self._count_replies = count_replies and cache is not None
+        self._highest = 0  # the highest reply-count version this process gave out
         self.hits = 0
         self.misses = 0
 
@@ -87,6 +97,7 @@ class TweetCache:
         missing = [i for i in wanted if i not in found]
         if missing:
             version = counted_at(self._now())  # before counting, never after
+            self._highest = max(self._highest, version)
             fresh = await self._tweets.reply_counts(missing)
             await self._cache.put_reply_counts({i: (version, n) for i, n in fresh.items()})
             found.update(fresh)
@@ -96,7 +107,9 @@ class TweetCache:
         """A reply to ``parent_id`` was stored or deleted (call it after the store did)."""
         if parent_id is not None and self._count_replies:
             assert self._cache is not None
-            await self._cache.put_reply_counts({parent_id: (changed_at(self._now()), None)})
+            version = max(changed_at(self._now() + SETTLING), self._highest + 1) | 1
+            self._highest = version
+            await self._cache.put_reply_counts({parent_id: (version, None)})
 
     async def refresh(self, tweet: Tweet) -> None:
         """Cache ``tweet`` as it now is (after an edit)."""

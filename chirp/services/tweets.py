@@ -350,8 +350,8 @@ class TweetService:
                 await self._engagement.unretweet(retweet.user_id, tweet.tweet_id)
         await self._announce("tweet_deleted", tweet, undo=None)
         await self._tweets.delete(tweet.tweet_id)
-        await self.cached.bury([tweet.tweet_id])
         await self.cached.replies_changed(tweet.reply_to)
+        await self.cached.bury([tweet.tweet_id])
         await self._engagement.forget_tweet(tweet.tweet_id)
         if tweet.retweet_of is not None:
             await self._engagement.unretweet(tweet.user_id, tweet.retweet_of)

@@ -40,6 +40,7 @@ class CacheNode(Actor):
             "feeds": len(self._feeds),
             "feed_entries": sum(len(ring) for ring, _ in self._feeds.values()),
             "tweets": len(self._tweets),
+            "reply_counts": len(self._replies),
             "celebrities": len(self._celebs),
         }
 
