@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import trio
 
 from chirp.server import Chirp
+from chirp.services.tweet_cache import SETTLING
 
-from .conftest import sign_up
+from .conftest import running, sign_up
 
 
 async def post(chirp: Chirp, headers: dict[str, str], content: str, **fields: Any) -> dict:
@@ -209,6 +211,29 @@ async def test_replies_are_listed_counted_and_uncounted_when_deleted(chirp: Chir
     assert ([t["content"] for t in rest["tweets"]], rest["next_cursor"]) == (["answer 0"], None)
     await chirp.app.test_client().delete(f"/api/v1/tweet/{replies[1]['tweet_id']}", headers=bob)
     assert (await get(chirp, path))["reply_count"] == 2
+
+
+async def test_reply_counts_stay_exact_as_time_passes_between_reads(
+    nursery: trio.Nursery,
+) -> None:
+    # Past the settling time every count read is cacheable (on DynamoDB it is cached):
+    # only the marks a reply and its deletion leave keep it exact.
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    chirp = await running(nursery, now=lambda: clock[0])
+    _, alice = await sign_up(chirp, "alice")
+    _, bob = await sign_up(chirp, "bob")
+    parent = await post(chirp, alice, "a question")
+    path = f"/api/v1/tweet/{parent['tweet_id']}"
+
+    async def count_later() -> int:
+        clock[0] += SETTLING + timedelta(seconds=1)
+        return (await get(chirp, path))["reply_count"]
+
+    assert await count_later() == 0
+    reply = await post(chirp, bob, "an answer", reply_to_tweet_id=parent["tweet_id"])
+    assert [await count_later(), await count_later()] == [1, 1]
+    await chirp.app.test_client().delete(f"/api/v1/tweet/{reply['tweet_id']}", headers=bob)
+    assert [await count_later(), await count_later()] == [0, 0]
 
 
 async def test_the_user_timeline_pages_newest_first(chirp: Chirp) -> None:
