@@ -47,12 +47,12 @@ from . import redis_clients
 from .actors import Row, report
 from .feed import PAGE, settled, timed_reads
 from .servers import (
-    CLEANUP_SECONDS,
     Unreachable,
     check_answers,
     check_postgres,
     dynamodb,
     in_tasks,
+    on_servers,
     run,
 )
 
@@ -326,15 +326,8 @@ async def embedded_run(work: Workload) -> Figures:
 
 async def production_run(settings: Settings, work: Workload) -> Figures:
     """chirp on the servers ``settings`` name; its namespace is dropped afterwards."""
-    from chirp.backends import drop_namespace, open_backends
-
-    try:
-        async with open_backends(settings) as backends:
-            chirp = assemble(settings, backends=backends)
-            return await drive(chirp, work, Figures("production"))
-    finally:
-        with trio.move_on_after(CLEANUP_SECONDS, shield=True):
-            await drop_namespace(settings)
+    async with on_servers(settings) as chirp:
+        return await drive(chirp, work, Figures("production"))
 
 
 def configs_table(embedded: Figures, production: Figures, work: Workload) -> str:

@@ -41,7 +41,7 @@ from chirp.services.fanout import FANOUT_TOPICS
 from storage.slots import key_slot, node_of
 
 from .graphs import Graph, power_law, reed98
-from .servers import CLEANUP_SECONDS, Unreachable, check_answers, dynamodb, in_tasks, run
+from .servers import Unreachable, check_answers, dynamodb, in_tasks, on_servers, run
 
 MODES = ("hybrid", "push", "pull")
 PAGE = 10
@@ -229,15 +229,8 @@ async def run_mode(
     settings = settings_for(mode, cache_nodes, stores)
     if stores.embedded:
         return await measure(assemble(settings, consumers=False), graph, mode, work)
-    from chirp.backends import drop_namespace, open_backends
-
-    try:
-        async with open_backends(settings) as backends:
-            chirp = assemble(settings, consumers=False, backends=backends)
-            return await measure(chirp, graph, mode, work)
-    finally:
-        with trio.move_on_after(CLEANUP_SECONDS, shield=True):
-            await drop_namespace(settings)
+    async with on_servers(settings, consumers=False) as chirp:
+        return await measure(chirp, graph, mode, work)
 
 
 async def measure(chirp: Chirp, graph: Graph, mode: str, work: Workload) -> Figures:

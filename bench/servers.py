@@ -4,13 +4,15 @@ dynalite started when no DynamoDB is named, and loading them from many tasks at 
 from __future__ import annotations
 
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import trio
 
+from chirp.config import Settings
+from chirp.server import Chirp, assemble
 from storage.protocols import BackendUnavailable
 
 #: Concurrent tasks making accounts and warm feeds (not timed).
@@ -90,6 +92,20 @@ async def in_tasks(items: Iterable[Any], work: Callable[[Any], Awaitable[None]])
     async with trio.open_nursery() as nursery:
         for item in items:
             nursery.start_soon(one, item)
+
+
+@asynccontextmanager
+async def on_servers(settings: Settings, **assembly: Any) -> AsyncIterator[Chirp]:
+    """chirp assembled (``assembly``: `assemble`'s options) on the servers ``settings``
+    names; its namespace is dropped afterwards, however the block ends."""
+    from chirp.backends import drop_namespace, open_backends
+
+    try:
+        async with open_backends(settings) as backends:
+            yield assemble(settings, backends=backends, **assembly)
+    finally:
+        with trio.move_on_after(CLEANUP_SECONDS, shield=True):
+            await drop_namespace(settings)
 
 
 @contextmanager

@@ -121,30 +121,30 @@ class MemoryFeedCache:
         return found
 
     async def get_tweets(self, tweet_ids: Iterable[int]) -> dict[int, Any]:
+        return await self._get_versioned("get_tweets", tweet_ids)
+
+    async def put_tweets(self, tweets: Mapping[int, tuple[int, Any]]) -> None:
+        await self._put_versioned("put_tweets", tweets)
+
+    async def get_reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]:
+        held = await self._get_versioned("get_reply_counts", tweet_ids)
+        return {i: n for i, n in held.items() if n is not None}
+
+    async def put_reply_counts(self, counts: Mapping[int, tuple[int, int | None]]) -> None:
+        await self._put_versioned("put_reply_counts", counts)
+
+    async def _get_versioned(self, operation: str, tweet_ids: Iterable[int]) -> dict[int, Any]:
+        """What the nodes hold under ``operation`` for ``tweet_ids`` (their ``tweet:`` slots)."""
         found: dict[int, Any] = {}
         batches = self._batches(self._by_node(tweet_ids, self._tweet_node))
-        for answer in await self._ask_many([(n, ("get_tweets", ids)) for n, ids in batches]):
+        for answer in await self._ask_many([(n, (operation, ids)) for n, ids in batches]):
             found.update(answer or {})
         return found
 
-    async def put_tweets(self, tweets: Mapping[int, tuple[int, Any]]) -> None:
-        batches = self._batches(self._by_node(tweets, self._tweet_node))
+    async def _put_versioned(self, operation: str, values: Mapping[int, Any]) -> None:
+        batches = self._batches(self._by_node(values, self._tweet_node))
         await self._ask_many(
-            [(node, ("put_tweets", {i: tweets[i] for i in ids})) for node, ids in batches]
-        )
-
-    async def get_reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]:
-        found: dict[int, int] = {}
-        batches = self._batches(self._by_node(tweet_ids, self._tweet_node))
-        asks = [(n, ("get_reply_counts", ids)) for n, ids in batches]
-        for answer in await self._ask_many(asks):
-            found.update((i, n) for i, n in (answer or {}).items() if n is not None)
-        return found
-
-    async def put_reply_counts(self, counts: Mapping[int, tuple[int, int | None]]) -> None:
-        batches = self._batches(self._by_node(counts, self._tweet_node))
-        await self._ask_many(
-            [(node, ("put_reply_counts", {i: counts[i] for i in ids})) for node, ids in batches]
+            [(node, (operation, {i: values[i] for i in ids})) for node, ids in batches]
         )
 
     def _feed_node(self, user_id: int) -> int:

@@ -4,7 +4,7 @@ and ``tweet:{id}`` hashes, and ``replies:{id}`` hashes of reply counts."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import coredis
@@ -133,16 +133,7 @@ class RedisFeedCache:
         return found
 
     async def put_tweets(self, tweets: Mapping[int, tuple[int, Any]]) -> None:
-        ms = self._tweet_ms
-
-        def put(pipeline: Any, item: tuple[int, tuple[int, Any]]) -> Awaitable[Any]:
-            tweet_id, (version, tweet) = item
-            payload = pack_cached(tweet)
-            return self._put.queue(
-                pipeline, [self._tweet_key(tweet_id)], [str(version), payload, ms]
-            )
-
-        await self._pipelined(list(tweets.items()), put)
+        await self._put_versioned(tweets, self._tweet_key, pack_cached)
 
     async def get_reply_counts(self, tweet_ids: Iterable[int]) -> dict[int, int]:
         ids = list(dict.fromkeys(tweet_ids))
@@ -150,16 +141,25 @@ class RedisFeedCache:
         return {i: int(count) for i, count in zip(ids, held, strict=True) if count}
 
     async def put_reply_counts(self, counts: Mapping[int, tuple[int, int | None]]) -> None:
+        def encode(count: int | None) -> bytes:
+            return b"" if count is None else str(count).encode()  # "": marked changed
+
+        await self._put_versioned(counts, self._replies_key, encode)
+
+    async def _put_versioned(
+        self,
+        values: Mapping[int, tuple[int, Any]],
+        key_of: Callable[[int], str],
+        encode: Callable[[Any], bytes],
+    ) -> None:
+        """`lua.PUT_VERSIONED` per ``{tweet_id: (version, value)}``, living a tweet's TTL."""
         ms = self._tweet_ms
 
-        def put(pipeline: Any, item: tuple[int, tuple[int, int | None]]) -> Awaitable[Any]:
-            tweet_id, (version, count) = item
-            payload = b"" if count is None else str(count).encode()  # "": marked changed
-            return self._put.queue(
-                pipeline, [self._replies_key(tweet_id)], [str(version), payload, ms]
-            )
+        def put(pipeline: Any, item: tuple[int, tuple[int, Any]]) -> Awaitable[Any]:
+            tweet_id, (version, value) = item
+            return self._put.queue(pipeline, [key_of(tweet_id)], [str(version), encode(value), ms])
 
-        await self._pipelined(list(counts.items()), put)
+        await self._pipelined(list(values.items()), put)
 
     async def _insert(
         self, entries: Iterable[tuple[int, int]], key_of: Any, capacity: int
