@@ -164,19 +164,21 @@ class RedisFeedCache:
     async def _insert(
         self, entries: Iterable[tuple[int, int]], key_of: Any, capacity: int
     ) -> list[int]:
-        """Each list's ids in one argument, `BATCH` lists to a script call: one call per
+        """`BATCH` lists to a script call, each list's ids behind their count: one call per
         batch, not per list, is what lets fan-out keep up with the server. The script
         orders and de-duplicates (`lua.PUSH`); here is only what Python must do."""
         by_owner: defaultdict[int, list[int]] = defaultdict(list)
         for owner, tweet_id in entries:
             by_owner[owner].append(tweet_id)
-        keys = [key_of(owner) for owner in by_owner]
-        args = [" ".join(map(str, ids)) for ids in by_owner.values()]
-        cap = str(capacity)
-        calls = [
-            (keys[start : start + BATCH], [cap, *args[start : start + BATCH]])
-            for start in range(0, len(keys), BATCH)
-        ]
+        owners = list(by_owner.items())
+        calls = []
+        for start in range(0, len(owners), BATCH):
+            keys, args = [], [capacity]
+            for owner, ids in owners[start : start + BATCH]:
+                keys.append(key_of(owner))
+                args.append(len(ids))
+                args += ids
+            calls.append((keys, args))
         return await self._pipelined(
             calls, lambda p, call: self._push.queue(p, *call), per_pipeline=CALLS_PER_PIPELINE
         )

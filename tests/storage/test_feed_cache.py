@@ -59,6 +59,20 @@ async def test_a_feed_keeps_its_newest_thousand(feed_cache: FeedCache) -> None:
     assert newest is not None and len(newest) == 1000 and newest[0] == 1200 and newest[-1] == 201
 
 
+async def test_one_push_of_more_ids_than_a_feed_holds(feed_cache: FeedCache) -> None:
+    """Thousands of ids for one feed in one push (a follower catching up on a busy
+    batch), shuffled, between other feeds' ids: the feed keeps the newest thousand."""
+    await feed_cache.store_feed(1, [1])
+    await feed_cache.store_feed(2, [1])
+    ids = list(range(2, 2502))
+    random.Random(3).shuffle(ids)
+    entries = [(2, 5000)] + [(1, i) for i in ids] + [(2, 5001)]
+    await feed_cache.push(entries)
+    newest = await feed_cache.feed(1, limit=2000)
+    assert newest == list(range(2501, 1501, -1))
+    assert await feed_cache.feed(2, limit=10) == [5001, 5000, 1]
+
+
 async def test_celebrities_and_tweets(feed_cache: FeedCache) -> None:
     await feed_cache.celeb_push([(42, 1)])  # not cached: nothing to add to
     await feed_cache.store_celeb(42, [5])
