@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from bench import actors, backends, feed, read, write
+from bench import actors, backends, feed, over_http, read, write
+from bench import suite as everything
 
 
 def main() -> None:
@@ -79,10 +81,44 @@ def main() -> None:
     stores.add_argument("--tweets", type=int, default=2_000)
     stores.add_argument("--reads", type=int, default=2_000)
     stores.add_argument("--writers", type=int, default=64)
+    http = scenarios.add_parser(
+        "http", help="chirp over HTTP (wrk, open loop) against the stack's ceilings"
+    )
+    http.add_argument("--users", type=int, help="the first N accounts of Reed98 (default: all)")
+    http.add_argument("--tweets-per-user", type=int, default=5)
+    http.add_argument("--seconds", type=float, default=10.0, help="per closed-loop run")
+    http.add_argument("--open-seconds", type=float, default=10.0, help="per open-loop run")
+    http.add_argument("--connections", type=int, default=32)
+    every = scenarios.add_parser(
+        "all", help="every scenario, then the table and bench/results/<timestamp>/"
+    )
+    every.add_argument("--quick", action="store_true", help="small sizes: about two minutes")
+    every.add_argument(
+        "--only", action="append", choices=list(everything.SCENARIOS), help="default: all"
+    )
+    every.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/0",
+        metavar="URL",
+        help="for the Redis feed cache's bytes per entry ('' to leave Redis out)",
+    )
+    every.add_argument("--out", type=Path, help="folder (default: bench/results/<timestamp>)")
     args = top.parse_args()
     if args.scenario == "feed" and args.dynamodb and args.tweet_store != "dynamodb":
         top.error("--dynamodb names the tweet store's server: give --tweet-store dynamodb too")
-    if args.scenario == "actors":
+    if args.scenario == "all":
+        everything.main(quick=args.quick, only=args.only, redis=args.redis or None, out=args.out)
+    elif args.scenario == "http":
+        over_http.main(
+            over_http.HttpOptions(
+                users=args.users,
+                tweets_per_user=args.tweets_per_user,
+                seconds=args.seconds,
+                open_seconds=args.open_seconds,
+                connections=args.connections,
+            )
+        )
+    elif args.scenario == "actors":
         actors.main(args.messages, args.events, args.repeat)
     elif args.scenario == "write":
         write.main(args.tweets, args.repeat)

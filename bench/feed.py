@@ -28,8 +28,10 @@ import secrets
 import statistics
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import urlsplit
 
 import trio
@@ -41,6 +43,7 @@ from chirp.services.fanout import FANOUT_TOPICS
 from storage.slots import key_slot, node_of
 
 from .graphs import Graph, power_law, reed98
+from .results import Figure, Section
 from .servers import Unreachable, check_answers, dynamodb, in_tasks, on_servers, run
 
 MODES = ("hybrid", "push", "pull")
@@ -388,15 +391,56 @@ def run_graphs(
     work: Workload,
     cache_nodes: int,
     stores: Stores,
-) -> None:
+    say: Callable[[str], None] = partial(print, flush=True),
+) -> list[tuple[Graph, list[Figures]]]:
+    measured = []
     for name in graphs:
         started = time.perf_counter()
         graph = reed98() if name == "reed98" else power_law(users)
-        print(f"\n{graph.name}: built in {time.perf_counter() - started:.1f} s", flush=True)
+        say(f"\n{graph.name}: built in {time.perf_counter() - started:.1f} s")
         rows = []
         for mode in modes:
             figures = run(run_mode, graph, mode, work, cache_nodes, stores)
             figures.floor_per_s, figures.grouped_floor_per_s = floor(graph, work, cache_nodes, mode)
             rows.append(figures)
-            print(f"  {mode} done", flush=True)
-        print(table(graph, rows, stores), flush=True)
+            say(f"  {mode} done")
+        say(table(graph, rows, stores))
+        measured.append((graph, rows))
+    return measured
+
+
+def section(
+    graphs: list[str], users: int, work: Workload, say: Callable[[str], None] = lambda _: None
+) -> Section:
+    """Every mode on every graph, embedded: the report's push vs pull vs hybrid."""
+    stores = Stores()
+    measured = run_graphs(graphs, list(MODES), users, work, 3, stores, say)
+    figures: list[Figure] = []
+    for graph, rows in measured:
+        by_mode = {f.mode: f for f in rows}
+        for f in rows:
+            figures.append(Figure(f"{graph.name}: {f.mode} reads", f.reads_per_s, "reads/s"))
+        if {"hybrid", "pull"} <= by_mode.keys():
+            figures.append(
+                Figure(
+                    f"{graph.name}: hybrid reads ÷ pure pull reads",
+                    by_mode["hybrid"].reads_per_s / by_mode["pull"].reads_per_s,
+                    "×",
+                )
+            )
+        for f in rows:
+            figures.append(
+                Figure(
+                    f"{graph.name}: {f.mode} fan-out",
+                    f.fanout_per_s,
+                    "tweets/s",
+                    "the same fan-out as a bare loop",
+                    f.grouped_floor_per_s,
+                )
+            )
+    text = "\n\n".join(table(graph, rows, stores) for graph, rows in measured)
+    data = {
+        graph.name: {"graph": graph.describe(), "modes": [asdict(f) for f in rows]}
+        for graph, rows in measured
+    }
+    return Section("feed", "Home feeds: hybrid vs pure push vs pure pull", figures, text, data)

@@ -26,6 +26,8 @@ from chirp.services.search import parse
 from chirp.services.trending import TRENDING_TOPICS
 from storage.search_index import DEEPEST, TweetQuery
 
+from .results import Figure, Section
+
 TAGS = [f"topic{n}" for n in range(50)]
 WORDS = ["apple", "river", "quick", "music", "coffee", "green", "travel", "python", "night"]
 
@@ -118,7 +120,7 @@ async def indexing_lag(chirp: Chirp, author: int, burst: int) -> list[float]:
     return sorted(seen[t] - acked[t] for t in acked)
 
 
-async def measure(users: int, tweets: int, reads: int, burst: int) -> None:
+async def measure(users: int, tweets: int, reads: int, burst: int) -> Section:
     chirp = assemble(
         Settings(
             admin_token="bench-admin-token-0123456789",
@@ -130,9 +132,9 @@ async def measure(users: int, tweets: int, reads: int, burst: int) -> None:
         await nursery.start(chirp.system.run)
         started = time.perf_counter()
         ids = await load(chirp, users, tweets)
-        print(
+        lines = [
             f"loaded {users:,} users and {tweets:,} tweets in {time.perf_counter() - started:.1f} s"
-        )
+        ]
         services, stores, index = chirp.services, chirp.stores, chirp.services.search.index
         rng = random.Random(2)
         queries = [rng.choice([*WORDS, *(f"#{t}" for t in TAGS)]) for _ in range(reads)]
@@ -187,26 +189,37 @@ async def measure(users: int, tweets: int, reads: int, burst: int) -> None:
                 ),
             ),
         ]
-        print(
+        lines.append(
             f"\n{'read':<28}{'reads/s':>10}{'p50 ms':>9}{'p99 ms':>9}   "
             f"{'ceiling, same run':<28}{'reads/s':>10}  ratio"
         )
+        figures = []
         for served, ceiling in pairs:
-            print(
+            lines.append(
                 f"{served.name:<28}{served.per_second:>10,.0f}{served.p50_ms:>9.3f}"
                 f"{served.p99_ms:>9.3f}   {ceiling.name:<28}{ceiling.per_second:>10,.0f}"
                 f"  {served.per_second / ceiling.per_second:5.2f}"
             )
+            figures.append(
+                Figure(served.name, served.per_second, "reads/s", ceiling.name, ceiling.per_second)
+            )
         lags = await indexing_lag(chirp, ids[0], burst)
-        print(
+        p99_lag = lags[int(0.99 * (len(lags) - 1))]
+        lines.append(
             f"\nsearch indexing lag, {burst:,} tweets posted back to back: "
             f"p50 {1000 * statistics.median(lags):.0f} ms, "
-            f"p99 {1000 * lags[int(0.99 * (len(lags) - 1))]:.0f} ms, "
+            f"p99 {1000 * p99_lag:.0f} ms, "
             f"max {1000 * lags[-1]:.0f} ms (the indexer commits every second)"
         )
+        figures.append(Figure("search indexing lag p99", 1000 * p99_lag, "ms"))
         await chirp.system.shutdown()
         nursery.cancel_scope.cancel()
+    return Section("read", "Trending, search and notification reads", figures, "\n".join(lines))
+
+
+def section(users: int, tweets: int, reads: int, burst: int) -> Section:
+    return trio.run(measure, users, tweets, reads, burst)
 
 
 def main(users: int, tweets: int, reads: int, burst: int) -> None:
-    trio.run(measure, users, tweets, reads, burst)
+    print(section(users, tweets, reads, burst).text)

@@ -20,7 +20,8 @@ from chirp.config import Settings
 from chirp.server import assemble
 from storage.memory import MemoryEventLog
 
-from .actors import Row, report
+from .actors import Row, as_figures, report
+from .results import Section
 
 USERS = 1_000
 
@@ -103,5 +104,10 @@ async def measure(tweets: int, repeat: int) -> list[Row]:
     return rows
 
 
+def section(tweets: int, repeat: int) -> Section:
+    rows = trio.run(partial(measure, tweets, repeat))
+    return Section("write", "The tweet write path", as_figures(rows, "tweets/s"), report(rows))
+
+
 def main(tweets: int, repeat: int) -> None:
-    print(report(trio.run(partial(measure, tweets, repeat))))
+    print(section(tweets, repeat).text)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.processes import stop
 from tests.servers import missing
 
 HERE = Path(__file__).parent / "dynalite"
@@ -83,11 +84,6 @@ def running_dynalite() -> Iterator[str]:
                 missing("dynalite (node)")
             yield f"http://127.0.0.1:{int(line)}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
             assert process.stdout is not None
             process.stdout.close()
