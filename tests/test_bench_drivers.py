@@ -133,6 +133,16 @@ def test_wrk_counts_exact_statuses_and_sends_every_body_once(echo: str) -> None:
 
 
 @needs_wrk
+def test_wrk_takes_more_distinct_requests_than_a_lua_function_holds_constants(
+    echo: str,
+) -> None:
+    """40,000 distinct paths: written as one table, the script would not even load."""
+    requests = [Request("GET", f"/hello?n={n}") for n in range(40_000)]
+    result = run_wrk(echo, requests, seconds=1, connections=4)
+    assert result.requests > 0 and set(result.statuses) == {200}
+
+
+@needs_wrk
 def test_wrk_failing_is_told_with_its_message() -> None:
     with pytest.raises(RuntimeError, match="unable to connect"):
         run_wrk(closed_port(), [Request("GET", "/")], seconds=1, connections=1)
