@@ -11,6 +11,7 @@ from chirp.services import Services
 from .auth import auth_routes
 from .clients import ClientAddress
 from .identity import bearer_token, current_user
+from .json_provider import OrjsonProvider
 from .notifications import notifications_routes
 from .operations import operations_routes
 from .problems import install_problem_handlers, rate_limit_headers_for
@@ -32,7 +33,7 @@ def create_app(
     app = QuartTrio("chirp")
     client_address = ClientAddress(trusted_proxies or [])
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)
     install_problem_handlers(app)
 
     @app.before_request
