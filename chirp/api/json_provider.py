@@ -20,14 +20,14 @@ class OrjsonProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         if kwargs:  # indentation or other options asked for: the standard encoder's
             return super().dumps(obj, **kwargs)
-        return _encode(obj).decode()
+        return encode(obj).decode()
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(_encode(obj), mimetype=self.mimetype)
+        return self._app.response_class(encode(obj), mimetype=self.mimetype)
 
 
-def _encode(obj: Any) -> bytes:
+def encode(obj: Any) -> bytes:
     try:
         return orjson.dumps(obj)
     except TypeError:
