@@ -84,7 +84,10 @@ def main() -> None:
     http = scenarios.add_parser(
         "http", help="chirp over HTTP (wrk, open loop) against the stack's ceilings"
     )
-    http.add_argument("--users", type=int, help="the first N accounts of Reed98 (default: all)")
+    http.add_argument(
+        "--graph", choices=["reed98", "power-law"], default="reed98", help="default: reed98"
+    )
+    http.add_argument("--users", type=int, help="the graph's N most connected (default: all)")
     http.add_argument("--tweets-per-user", type=int, default=5)
     http.add_argument("--seconds", type=float, default=10.0, help="per closed-loop run")
     http.add_argument("--open-seconds", type=float, default=10.0, help="per open-loop run")
@@ -112,6 +115,7 @@ def main() -> None:
         over_http.main(
             over_http.HttpOptions(
                 users=args.users,
+                graph=args.graph,
                 tweets_per_user=args.tweets_per_user,
                 seconds=args.seconds,
                 open_seconds=args.open_seconds,

@@ -34,7 +34,7 @@ from functools import partial
 import trio
 
 from .capacity import CAPACITY_MIX
-from .graphs import Graph, reed98
+from .graphs import Graph, power_law, reed98
 from .http_requests import FEED_TWEETS, Kinded, Requests, ceiling_of, measure_sizes, requests_of
 from .load import LoadResult, Request
 from .openloop import run_open_loop
@@ -68,7 +68,10 @@ WARM_UP_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class HttpOptions:
-    users: int | None = None  # Reed98's N most connected accounts; None: all of them
+    users: int | None = None  # the graph's N most connected accounts; None: all of them
+    #: socfb-Reed98 from ../shared/data, or a seeded power-law graph of ``users`` (1,000
+    #: when None) for checkouts without it.
+    graph: str = "reed98"
     tweets_per_user: int = 5  # at least; more when feeds would not fill a page
     seconds: float = 10.0  # per closed-loop run
     open_seconds: float = 10.0  # per open-loop run
@@ -170,7 +173,8 @@ def warm_up(server: Server, requests: list[Request], options: HttpOptions) -> No
 
 
 def measure(options: HttpOptions, step: Callable[[str], None] = lambda _: None) -> Runs:
-    graph = densest(reed98(), options.users)
+    whole = reed98() if options.graph == "reed98" else power_law(options.users or 1_000)
+    graph = densest(whole, options.users)
     tweets = tweets_to_fill(graph, options.tweets_per_user)
     runs = Runs()
     per_run = int(MOST_PER_SECOND * options.seconds)

@@ -20,7 +20,7 @@ TINY = everything.Sizes(
     events=2_000,
     repeat=1,
     tweets=200,
-    feed_graphs=("reed98",),
+    feed_graphs=("power-law",),  # generated: the test needs nothing beside the checkout
     feed_users=500,
     feed_tweets=300,
     feed_reads=300,
@@ -28,7 +28,9 @@ TINY = everything.Sizes(
     read_tweets=200,
     read_reads=50,
     burst=20,
-    http=HttpOptions(users=30, tweets_per_user=2, seconds=1, open_seconds=1, connections=8),
+    http=HttpOptions(
+        users=40, graph="power-law", tweets_per_user=2, seconds=1, open_seconds=1, connections=8
+    ),
 )
 
 
