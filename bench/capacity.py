@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import random
 import secrets
-import sys
 
 import trio
 
+from storage.memory.cachenode import FEED_INDEX_BYTES
 from storage.memory.feedring import FeedRing
 
 from .results import Figure
@@ -51,8 +51,7 @@ def embedded_bytes_per_entry() -> float:
     """A full ring with what indexes it (its key, expiry and pair in the node's dict),
     as the cache node counts it."""
     ring = FeedRing(FEED_ENTRIES, snowflakes(FEED_ENTRIES))
-    per_feed = sys.getsizeof((0, 0.0)) + sys.getsizeof(2**40) + sys.getsizeof(0.0)
-    return (ring.footprint + per_feed) / FEED_ENTRIES
+    return (ring.footprint + FEED_INDEX_BYTES) / FEED_ENTRIES
 
 
 async def _redis_bytes_per_entry(url: str) -> float:

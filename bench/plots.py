@@ -100,7 +100,8 @@ def capacity(section: Section, folder: Path) -> list[str]:
     left.barh([f.name for f in processes], [f.value for f in processes])
     left.set_title("processes (one core each) for the seed's peak")
     names = ["the seed's estimate"] + [f.name.split(", ")[-1] for f in memory]
-    values = [memory[0].ceiling or 0 if memory else 0] + [f.value for f in memory]
+    seed_estimate = (memory[0].ceiling or 0.0) if memory else 0.0
+    values = [seed_estimate] + [f.value for f in memory]
     right.bar(names, values)
     right.set_title("feed caches, 100M users x 1,000 entries (GB)")
     return _save(figure, folder, "capacity.png")

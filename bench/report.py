@@ -70,16 +70,10 @@ def write(sections: list[Section], env: dict[str, Any], folder: Path | None = No
     folder = folder or RESULTS / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder.mkdir(parents=True, exist_ok=True)
     payload = {"environment": env, "sections": [s.to_json() for s in sections]}
-    (folder / "results.json").write_text(json.dumps(payload, indent=1, default=_plain))
+    (folder / "results.json").write_text(json.dumps(payload, indent=1, default=str))
     plots = draw(sections, folder)
     (folder / "report.md").write_text(markdown(sections, env, plots))
     return folder
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float | int):
-        return value
-    return str(value)
 
 
 def markdown(sections: list[Section], env: dict[str, Any], plots: list[str]) -> str:

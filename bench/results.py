@@ -23,7 +23,7 @@ class Figure:
 
     @property
     def ratio(self) -> float | None:
-        if self.ceiling is None or not self.ceiling or math.isnan(self.ceiling):
+        if not self.ceiling or math.isnan(self.ceiling):
             return None
         return self.value / self.ceiling
 

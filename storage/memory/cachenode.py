@@ -13,6 +13,9 @@ from storage.cache_ttl import CacheTTL
 
 from .feedring import FeedRing
 
+#: What indexes one feed beyond its ring: its (ring, expiry) pair, its key and its expiry.
+FEED_INDEX_BYTES = sys.getsizeof((0, 0.0)) + sys.getsizeof(2**40) + sys.getsizeof(0.0)
+
 
 class CacheNode(Actor):
     """Holds the feeds, celebrity lists, tweets and reply counts of its slots, in memory that
@@ -48,8 +51,7 @@ class CacheNode(Actor):
         """What the feeds hold and take: entries, and bytes for the rings and for what
         indexes them (the dict, and per feed its key, expiry and pair)."""
         rings = [ring for ring, _ in self._feeds.values()]
-        per_feed = sys.getsizeof((0, 0.0)) + sys.getsizeof(2**40) + sys.getsizeof(0.0)
-        taken = sum(ring.footprint for ring in rings) + len(rings) * per_feed
+        taken = sum(ring.footprint for ring in rings) + len(rings) * FEED_INDEX_BYTES
         return {
             "feeds": len(rings),
             "feed_entries": sum(len(ring) for ring in rings),
