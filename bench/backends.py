@@ -1,6 +1,6 @@
 """``python -m bench backends``: the production backends, each beside a ceiling of this run.
 
-Three sections, each its own table:
+Four sections, each its own table:
   clients      coredis (native trio) against redis-py's asyncio client through trio-asyncio
                on the Redis backend's own operations (`bench.redis_clients`): the faster
                one is the default.
@@ -9,6 +9,9 @@ Three sections, each its own table:
                then the service's shards at once) against
                ``redis-benchmark -P 16`` LPUSH/s on the same server, run just before and
                just after; the target is a ratio of at least `FANOUT_TARGET`.
+  ceilings     chirp's feed push, feed page read and trend-use record against
+               redis-benchmark's LPUSH, LRANGE_100 and ZINCRBY at -P 1 and -P 16
+               (`bench.redis_ceilings`).
   configs      chirp in process, embedded and in the full production configuration
                (PostgreSQL, DynamoDB, Redis): tweets/s from concurrent writers through the
                tweet service with the consumer tree running, then home-feed read latency
@@ -20,16 +23,12 @@ own and is deleted afterwards, even when the run fails.
 
 from __future__ import annotations
 
-import csv
-import gc
 import inspect
-import io
 import math
 import random
 import secrets
 import shutil
 import statistics
-import subprocess
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -40,12 +39,12 @@ import trio
 
 from chirp.config import Settings
 from chirp.server import Chirp, assemble
-from chirp.services.fanout import FLUSH_AT
-from storage.redis import RedisStores, open_redis
+from storage.redis import open_redis
 
-from . import redis_clients
+from . import redis_ceilings, redis_clients
 from .actors import Row, report
 from .feed import PAGE, settled, timed_reads
+from .redis_ops import fanout_batches, fanout_rates, redis_benchmark
 from .servers import (
     Unreachable,
     check_answers,
@@ -56,113 +55,23 @@ from .servers import (
     run,
 )
 
-SECTIONS = ("clients", "fanout", "configs")
+SECTIONS = ("clients", "fanout", "ceilings", "configs")
 FANOUT_TARGET = 0.5
 #: redis-benchmark's own defaults but the pipeline depth and the key (its ``-t lpush``
 #: writes ``mylist`` in the database it selects; ours goes under this run's prefix).
 BENCHMARK_REQUESTS = 300_000
 BENCHMARK_PIPELINE = 16
-FIRST_TWEET_ID = 7_300_000_000_000_000_000  # Snowflake-sized ids, rising
 
 
 # -- section 2: the feed cache's fan-out against redis-benchmark ----------------------------
 
 
-def redis_benchmark(url: str, key: str) -> float:
-    """LPUSH/s from ``redis-benchmark -P 16`` on ``url``'s server and database, pushing to
-    ``key`` (the command ``-t lpush`` runs, on a key of our own)."""
-    parts = urlsplit(url)
-    command = [
-        "redis-benchmark",
-        "-h",
-        parts.hostname or "127.0.0.1",
-        "-p",
-        str(parts.port or 6379),
-        "--dbnum",
-        parts.path.strip("/") or "0",
-        "-P",
-        str(BENCHMARK_PIPELINE),
-        "-n",
-        str(BENCHMARK_REQUESTS),
-        "-q",
-        "--csv",
-    ]
-    if parts.password:
-        command += ["-a", parts.password] + (["--user", parts.username] if parts.username else [])
-    command += ["LPUSH", key, "xxx"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    rows = list(csv.DictReader(io.StringIO(done.stdout)))
-    if done.returncode != 0 or not rows:
-        raise RuntimeError(f"redis-benchmark failed: {(done.stderr or done.stdout).strip()}")
-    return float(rows[-1]["rps"])
-
-
-#: One fan-out batch: per shard, its push calls in order.
-Batch = list[list[list[tuple[int, int]]]]
-
-
-def fanout_batches(
-    users: int, tweets: int, followers: int, repeat: int, shards: int, seed: int = 11
-) -> list[Batch]:
-    """Per run, the push calls of one fan-out batch of ``tweets`` tweets: each tweet (ids
-    rising across runs) to its author and about ``followers`` random followers. As in the
-    service, a tweet belongs to one of ``shards`` fan-out shards (by author), and each
-    shard flushes every `FLUSH_AT` entries as `FanoutService.spread` does."""
-    rng = random.Random(seed)
-    tweet_id = FIRST_TWEET_ID
-    runs = []
-    for _ in range(repeat):
-        calls: Batch = [[] for _ in range(shards)]
-        pending: list[list[tuple[int, int]]] = [[] for _ in range(shards)]
-        for _ in range(tweets):
-            tweet_id += rng.randrange(1, 1 << 22)
-            author = rng.randrange(users)
-            reached = rng.sample(range(users), rng.randint(followers // 2, followers * 3 // 2))
-            entries = pending[author % shards]
-            entries.append((author, tweet_id))
-            entries.extend((follower, tweet_id) for follower in reached if follower != author)
-            if len(entries) >= FLUSH_AT:
-                calls[author % shards].append(entries)
-                pending[author % shards] = []
-        for shard, entries in enumerate(pending):
-            if entries:
-                calls[shard].append(entries)
-        runs.append(calls)
-    return runs
-
-
-async def fanout_rates(url: str, prefix: str, runs: list[Batch], users: int) -> list[float]:
-    """Entries/s of each run's pushes but the first (it warms the connections, the
-    script cache and the lists), every shard's calls in a task of its own as the
-    service's shards run (every user's feed cached first, so they all land)."""
-    async with open_redis(url) as client:
-        cache = RedisStores(client, prefix=prefix).feed_cache
-        try:
-            await in_tasks(range(users), lambda user: cache.store_feed(user, []))
-            # The batches' million objects out of the cyclic collector's way, or its
-            # full passes land in whichever push is being timed.
-            gc.collect()
-            gc.freeze()
-            rates = []
-            for shards in runs:
-                entries = sum(len(call) for calls in shards for call in calls)
-
-                async def shard(calls: list[list[tuple[int, int]]]) -> None:
-                    for call in calls:
-                        await cache.push(call)
-
-                started = time.perf_counter()
-                async with trio.open_nursery() as nursery:
-                    for calls in shards:
-                        nursery.start_soon(shard, calls)
-                rates.append(entries / (time.perf_counter() - started))
-            return rates[1:]
-        finally:
-            gc.unfreeze()
-            with trio.CancelScope(shield=True):
-                keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
-                for start in range(0, len(keys), 1000):
-                    await client.delete(keys[start : start + 1000])
+def lpush_benchmark(url: str, key: str) -> float:
+    """LPUSH/s from ``redis-benchmark -P 16`` pushing to ``key`` (the command ``-t lpush``
+    runs, on a key of our own)."""
+    return redis_benchmark(
+        url, ["LPUSH", key, "xxx"], pipeline=BENCHMARK_PIPELINE, requests=BENCHMARK_REQUESTS
+    )
 
 
 def fanout_section(url: str, users: int, tweets: int, followers: int, repeat: int) -> str:
@@ -179,10 +88,10 @@ def fanout_section(url: str, users: int, tweets: int, followers: int, repeat: in
     have_benchmark = shutil.which("redis-benchmark") is not None
     key = f"{prefix}mylist"
     try:
-        before = redis_benchmark(url, key) if have_benchmark else math.nan
+        before = lpush_benchmark(url, key) if have_benchmark else math.nan
         one = run(fanout_rates, url, prefix, in_order, users)
         many = run(fanout_rates, url, prefix, interleaved, users)
-        after = redis_benchmark(url, key) if have_benchmark else math.nan
+        after = lpush_benchmark(url, key) if have_benchmark else math.nan
     finally:
         run(drop_key, url, key)
     rate, busy = statistics.median(one), statistics.median(many)
@@ -446,8 +355,12 @@ def main(options: Options) -> None:
                 )
             )
             print()
+        if "ceilings" in options.sections:
+            print("3. chirp's Redis operations vs redis-benchmark at -P 1 and -P 16")
+            print(redis_ceilings.section(options.redis).text)
+            print()
         if "configs" in options.sections:
-            print("3. Embedded vs production configuration, in process")
+            print("4. Embedded vs production configuration, in process")
             print(
                 configs_section(options.redis, options.postgres, options.dynamodb, options.workload)
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import actors, capacity, feed, over_http, read, report, write
+from . import actors, capacity, feed, over_http, read, redis_ceilings, report, write
 from .results import Section
 from .servers import Unreachable, check_answers
 
@@ -35,6 +35,7 @@ class Sizes:
     read_reads: int
     burst: int
     http: over_http.HttpOptions
+    redis: redis_ceilings.Sizes = redis_ceilings.Sizes()
 
 
 FULL = Sizes(
@@ -66,18 +67,20 @@ QUICK = Sizes(
     read_reads=500,
     burst=100,
     http=over_http.HttpOptions(users=150, tweets_per_user=3, seconds=2.0, open_seconds=2.0),
+    redis=redis_ceilings.QUICK,
 )
-SCENARIOS = ("actors", "write", "feed", "read", "http", "capacity")
+SCENARIOS = ("actors", "write", "feed", "read", "http", "redis", "capacity")
 
 
 def scenario_steps(
     sizes: Sizes, redis: str | None, say: Callable[[str], None]
 ) -> list[tuple[str, Callable[[list[Section]], Section]]]:
-    """Each scenario as a step taking the sections before it (capacity reads http's)."""
+    """Each scenario as a step taking the sections before it (capacity reads http's);
+    without a Redis server, no Redis step."""
     work = feed.Workload(
         tweets=sizes.feed_tweets, writers=64, reads=sizes.feed_reads, active_share=0.5
     )
-    return [
+    steps = [
         ("actors", lambda _: actors.section(sizes.messages, sizes.events, sizes.repeat)),
         ("write", lambda _: write.section(sizes.tweets, sizes.repeat)),
         ("feed", lambda _: feed.section(list(sizes.feed_graphs), sizes.feed_users, work, say)),
@@ -90,6 +93,9 @@ def scenario_steps(
         ("http", lambda _: over_http.section(sizes.http, say)),
         ("capacity", partial(capacity_section, redis=redis)),
     ]
+    if redis:
+        steps.insert(-1, ("redis", lambda _: redis_ceilings.section(redis, sizes.redis)))
+    return steps
 
 
 def capacity_section(before: list[Section], *, redis: str | None) -> Section:

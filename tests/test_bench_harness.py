@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import redis_ceilings
 from bench import suite as everything
 from bench.over_http import HttpOptions
 from tests.servers import Servers
@@ -30,6 +31,9 @@ TINY = everything.Sizes(
     burst=20,
     http=HttpOptions(
         users=40, graph="power-law", tweets_per_user=2, seconds=1, open_seconds=1, connections=8
+    ),
+    redis=redis_ceilings.Sizes(
+        requests=5_000, pages=500, uses=2_000, fanout_users=300, fanout_tweets=50, repeat=1
     ),
 )
 
@@ -61,6 +65,11 @@ def test_every_scenario_runs_and_reports(tmp_path: Path, servers: Servers) -> No
     assert runs["open GET /feed 50%"]["latencies_ms"], "open loop keeps every latency"
     assert all(set(run["statuses"]) <= {"200", "201"} for run in runs.values())
     assert set(http["data"]["sizes"]) >= {"feed", "user timeline", "tweet view"}
+    # chirp's three Redis operations, each against redis-benchmark at -P 1 and -P 16.
+    ceilings = {f["ceiling_name"] for f in sections["redis"]["figures"]}
+    for command in ("LPUSH", "LRANGE_100", "ZINCRBY"):
+        assert {f"redis-benchmark -P {p} {command}" for p in (1, 16)} <= ceilings
+    assert all(f["ratio"] > 0 for f in sections["redis"]["figures"])
     memory = {f["name"] for f in sections["capacity"]["figures"] if f["unit"] == "GB"}
     assert memory == {"feed-cache memory, embedded", "feed-cache memory, redis"}
     environment = payload["environment"]
