@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response, jsonify, request
+from quart import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
 from chirp import ids
 from chirp.services import Services
 from chirp.services.errors import Forbidden
-from chirp.services.tweets import TweetView
 
 from . import paging
 from .bodies import Invalid, StrictModel, json_body
 from .identity import current_user, viewer
+from .tweet_pages import tweet_page
 from .views import timestamp, tweet_json
 
 
@@ -110,11 +110,11 @@ def tweets_routes(services: Services) -> Blueprint:
         return no_content()
 
     @routes.get("/tweet/<tweet_id>/replies")
-    async def replies(tweet_id: str) -> dict[str, Any]:
+    async def replies(tweet_id: str) -> Response:
         return tweet_page(*await tweets.replies(_tweet_id(tweet_id), **await list_args()))
 
     @routes.get("/users/<int:user_id>/tweets")
-    async def timeline(user_id: int) -> dict[str, Any]:
+    async def timeline(user_id: int) -> Response:
         return tweet_page(*await tweets.timeline(user_id, **await list_args()))
 
     @routes.get("/feed")
@@ -125,12 +125,12 @@ def tweets_routes(services: Services) -> Blueprint:
         if asked is not None and asked != str(user_id):
             raise Forbidden("you can read only your own home feed")
         page = await feeds.read(user_id, limit=paging.limit(), max_id=paging.cursor("max_id"))
-        response = jsonify(tweet_page(page.tweets, page.next_cursor))
+        response = tweet_page(page.tweets, page.next_cursor)
         response.headers["X-Feed-Source"] = "regenerated" if page.regenerated else "cache"
         return response
 
     @routes.get("/hashtag/<tag>")
-    async def hashtag(tag: str) -> dict[str, Any]:
+    async def hashtag(tag: str) -> Response:
         return tweet_page(*await tweets.hashtag(tag.removeprefix("#"), **await list_args()))
 
     async def list_args() -> dict[str, Any]:
@@ -142,10 +142,6 @@ def tweets_routes(services: Services) -> Blueprint:
         }
 
     return routes
-
-
-def tweet_page(views: list[TweetView], position: int | None) -> dict[str, Any]:
-    return {"tweets": [tweet_json(v) for v in views], "next_cursor": paging.next_cursor(position)}
 
 
 def no_content() -> Response:
