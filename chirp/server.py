@@ -22,13 +22,14 @@ from chirp.services import Services
 from chirp.services.auth import PasswordPolicy, Passwords, TokenIssuer, TokenPolicy
 from chirp.services.fanout import FANOUT_TOPICS, FanoutService
 from chirp.services.feeds import FeedService
+from chirp.services.metrics import MetricsService, Sources
 from chirp.services.notifications import NOTIFY_TOPICS, NotificationService
 from chirp.services.operations import OperationsService
 from chirp.services.ratelimits import RateLimits, RateLimitService
 from chirp.services.search import SEARCH_TOPICS, SearchService
 from chirp.services.stream import Hub
 from chirp.services.stream_relay import RelayedHub
-from chirp.services.trending import TrendingService
+from chirp.services.trending import TRENDING_TOPICS, TrendingService
 from chirp.services.tweets import SpamPolicy, TweetService
 from chirp.services.users import UserService, utc_now
 from chirp.trending import TrendRules
@@ -244,6 +245,25 @@ def assemble(
             requests_per_ip=settings.rate_requests_per_ip,
         ),
     )
+
+    async def search_lags() -> dict[tuple[str, str], int]:
+        return {("search", t): n for t, n in (await search.applied.lags(log)).items()}
+
+    metrics = MetricsService(
+        Sources(
+            system=system,
+            log=log,
+            groups={
+                "fanout": FANOUT_TOPICS,
+                "trending": TRENDING_TOPICS,
+                "notify": NOTIFY_TOPICS,
+            },
+            tweet_cache=tweets.cached,
+            feeds=feeds,
+            fanout=fanout,
+            other_lags=search_lags,
+        )
+    )
     services = Services(
         operations=operations,
         users=users,
@@ -253,6 +273,7 @@ def assemble(
         trending=trending,
         search=search,
         notifications=notifications,
+        metrics=metrics,
     )
     app = create_app(
         services,

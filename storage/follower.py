@@ -34,10 +34,14 @@ class Positions:
 
     async def lag(self, log: EventLog) -> int:
         """Records published and not applied yet, asked of the log now."""
-        behind = 0
+        return sum((await self.lags(log)).values())
+
+    async def lags(self, log: EventLog) -> dict[str, int]:
+        """`lag` per topic."""
+        behind = {}
         for topic, positions in self.next.items():
             ends = await log.end_offsets(topic)
-            behind += sum(max(end - at, 0) for end, at in zip(ends, positions, strict=True))
+            behind[topic] = sum(max(end - at, 0) for end, at in zip(ends, positions, strict=True))
         return behind
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from quart import Response, g, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -20,7 +22,7 @@ from .trending import trending_routes
 from .tweets import tweets_routes
 from .users import users_routes
 
-UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 SIGN_IN_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/users"})
 
 
@@ -35,6 +37,21 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json = OrjsonProvider(app)
     install_problem_handlers(app)
+
+    @app.before_request
+    async def start_clock() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    async def measure(response: Response) -> Response:
+        # By route pattern, not path: a label per tweet id would grow without bound.
+        rule = request.url_rule
+        route = rule.rule if rule is not None else "unmatched"
+        started = g.get("started", time.perf_counter())
+        services.metrics.observe(
+            route, request.method, response.status_code, time.perf_counter() - started
+        )
+        return response
 
     @app.before_request
     async def refuse_oversized_bodies() -> None:
@@ -82,7 +99,7 @@ def create_app(
             response.headers.update(rate_limit_headers_for(decision))
         return response
 
-    app.register_blueprint(operations_routes(services.operations))
+    app.register_blueprint(operations_routes(services.operations, services.metrics))
     app.register_blueprint(auth_routes(services.users))
     app.register_blueprint(users_routes(services.users))
     app.register_blueprint(tweets_routes(services))

@@ -1,4 +1,4 @@
-"""Operational endpoints: /healthz, /readyz, /admin/actors."""
+"""Operational endpoints: /healthz, /readyz, /metrics, /admin/actors."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from typing import Any
 
 from quart import Blueprint, Response
 
+from chirp.services.metrics import CONTENT_TYPE, MetricsService
 from chirp.services.operations import OperationsService
 
 from .identity import bearer_token
 from .problems import problem
 
 
-def operations_routes(operations: OperationsService) -> Blueprint:
+def operations_routes(operations: OperationsService, metrics: MetricsService) -> Blueprint:
     routes = Blueprint("operations", __name__)
 
     def require_admin() -> None:
@@ -36,6 +37,13 @@ def operations_routes(operations: OperationsService) -> Blueprint:
                 unavailable=missing,
             )
         return {"status": "ready"}
+
+    @routes.get("/metrics")
+    async def prometheus() -> Response:
+        """Prometheus text format. Behind the admin token (a scrape config's
+        ``authorization: {credentials: …}``): it names every actor and route."""
+        require_admin()
+        return Response(await metrics.render(), content_type=CONTENT_TYPE)
 
     @routes.get("/admin/actors")
     async def actor_tree() -> dict[str, Any]:

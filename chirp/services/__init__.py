@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .feeds import FeedService
+from .metrics import MetricsService
 from .notifications import NotificationService
 from .operations import OperationsService
 from .ratelimits import RateLimitService
@@ -26,3 +27,4 @@ class Services:
     trending: TrendingService
     search: SearchService
     notifications: NotificationService
+    metrics: MetricsService

@@ -51,6 +51,8 @@ class FeedService:
         self._tweets = tweets
         self._tweet_service = tweet_service
         self._policy = policy
+        self.pages_from_cache = 0  # reads served from the cached feed (for the metrics)
+        self.pages_regenerated = 0  # reads that rebuilt it
 
     async def read(self, user_id: int, *, limit: int, max_id: int | None) -> FeedPage:
         followees = {user_id, *[f async for f in self._following(user_id)]}
@@ -104,6 +106,10 @@ class FeedService:
         more = len(shown) > limit
         shown = shown[:limit]
         next_cursor = shown[-1].tweet.tweet_id - 1 if more and shown else None
+        if regenerated:
+            self.pages_regenerated += 1
+        else:
+            self.pages_from_cache += 1
         return FeedPage(shown, next_cursor, regenerated)
 
     async def _rebuild(self, user_id: int, authors: set[int]) -> list[int]:
