@@ -81,17 +81,20 @@ def run(async_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         raise Unreachable(str(found)) from None
 
 
-async def in_tasks(items: Iterable[Any], work: Callable[[Any], Awaitable[None]]) -> None:
-    """``work(item)`` for every item, `LOADERS` at a time."""
-    limiter = trio.CapacityLimiter(LOADERS)
+async def in_tasks(
+    items: Iterable[Any], work: Callable[[Any], Awaitable[object]], tasks: int = LOADERS
+) -> None:
+    """``work(item)`` for every item, ``tasks`` at a time: each task takes the next item
+    as it finishes one."""
+    pending = iter(items)
 
-    async def one(item: Any) -> None:
-        async with limiter:
+    async def worker() -> None:
+        for item in pending:
             await work(item)
 
     async with trio.open_nursery() as nursery:
-        for item in items:
-            nursery.start_soon(one, item)
+        for _ in range(tasks):
+            nursery.start_soon(worker)
 
 
 @asynccontextmanager

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import PERCENTILES, SEQ, LoadResult, Request, timeline
+from bench.processes import pinned
 
 MARKER = "WRKJSON "
 #: Beyond the run itself, what wrk may take to start and to stop before we give up on it.
@@ -172,15 +173,6 @@ def wrk_command(
         str(script),
         url,
     ]
-
-
-def pinned(command: list[str], cpu: int | None) -> list[str]:
-    if cpu is None:
-        return command
-    taskset = shutil.which("taskset")
-    if taskset is None:
-        raise RuntimeError("taskset is not installed (apt-get install util-linux)")
-    return [taskset, "-c", str(cpu), *command]
 
 
 def parse_output(stdout: str) -> dict[str, Any] | None:

@@ -87,7 +87,7 @@ async def test_counters_move_as_the_api_is_used(chirp: Chirp, configuration: str
     assert groups == {"fanout", "trending", "notify", "search"}
     assert set(lags.values()) == {0.0}
     assert value(after, "chirp_actor_running", actor="root", kind="supervisor") == 1
-    # Store calls are timed per backend (the networked ones).
+    # Store calls are timed per backend (Redis and PostgreSQL so far).
     timed = {
         dict(labels)["backend"]
         for name, labels in after
