@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, PositiveInt, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -132,6 +139,11 @@ class Settings(BaseSettings):
     trend_mention_weight: float = 1000.0
     trend_velocity_weight: float = 500.0
     trend_age_weight: float = 10.0
+    #: Seconds between rescores (decay, cold tags leaving), and how long a trending response
+    #: is served from the gateway's cache: the seed's minute for both. A demo or a browser
+    #: test wants a tag to show within a second or two.
+    trend_rescore_seconds: PositiveFloat = 60.0
+    trend_cache_seconds: NonNegativeFloat = 60.0
 
     #: Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default.
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -174,8 +174,9 @@ def assemble(
         regions=settings.trend_regions,
         categories=settings.trend_categories,
         now=now,
+        cache_seconds=settings.trend_cache_seconds,
     )
-    trending_workers = TrendingWorkers(log, trending)
+    trending_workers = TrendingWorkers(log, trending, rescore_every=settings.trend_rescore_seconds)
     search = SearchService(
         index=SearchIndex(),
         applied=Positions(log, SEARCH_TOPICS),

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import functools
-import inspect
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import trio
 
-from .timing import STORAGE_SECONDS, backend_of
+from .timing import wrap_methods
 
 C = TypeVar("C", bound=type)
 
@@ -26,29 +24,13 @@ def atomic(cls: C) -> C:
     connections the same way. A killed actor must not take its store down with it.
 
     Each call is timed too, for ``GET /metrics`` (`storage.timing`)."""
-    backend = backend_of(cls.__module__)
-    for name, method in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.iscoroutinefunction(method):
-            setattr(cls, name, _shielded(method, (backend, cls.__name__, name)))
-    return cls
+    return wrap_methods(cls, _shielded)
 
 
-def _shielded(
-    method: Callable[..., Awaitable[Any]], labels: tuple[str, str, str]
-) -> Callable[..., Awaitable[Any]]:
-    """The call, shielded, and timed into `STORAGE_SECONDS` (the series appears at the
-    first call, so a process lists only the backends it uses)."""
-    timed: list[Any] = []
-
+def _shielded(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(method)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            with trio.CancelScope(shield=True):
-                return await method(*args, **kwargs)
-        finally:
-            if not timed:
-                timed.append(STORAGE_SECONDS.labels(*labels))
-            timed[0].observe(time.perf_counter() - started)
+        with trio.CancelScope(shield=True):
+            return await method(*args, **kwargs)
 
     return call

@@ -16,7 +16,7 @@ from .users import utc_now
 
 #: The topics the trending group consumes.
 TRENDING_TOPICS = ("tweet_created", "tweet_edited", "tweet_deleted")
-CACHE_SECONDS = 60.0  # the seed's gateway cache for trending responses
+CACHE_SECONDS = 60.0  # the seed's gateway cache for trending responses (the default)
 
 
 class TrendingService:
@@ -35,6 +35,7 @@ class TrendingService:
         regions: Sequence[str],
         categories: Mapping[str, Sequence[str]],
         now: Callable[[], datetime] = utc_now,
+        cache_seconds: float = CACHE_SECONDS,
     ) -> None:
         self._store = store
         self._users = users
@@ -44,6 +45,7 @@ class TrendingService:
             name: frozenset(t.casefold() for t in tags) for name, tags in categories.items()
         }
         self._now = now
+        self._cache_seconds = cache_seconds
         self._served: dict[tuple[str, int], tuple[float, dict[str, Any]]] = {}
         self.tables = (*self._regions, *self._categories)
 
@@ -99,12 +101,12 @@ class TrendingService:
 
     async def top(self, region: str, limit: int) -> dict[str, Any]:
         """``{region, as_of, trends: [{hashtag, score, tweet_count, rank}]}``, served from
-        a response cached for a minute, as the seed's gateway does."""
+        a response cached for a minute (by default), as the seed's gateway does."""
         if region not in self.tables:
             raise NotFound(f"there is no trending table {region!r}")
         now = self._now().timestamp()
         held = self._served.get((region, limit))
-        if held is not None and now - held[0] < CACHE_SECONDS:
+        if held is not None and now - held[0] < self._cache_seconds:
             return held[1]
         trends = await self._store.top(region, limit)
         answer = {

@@ -48,8 +48,11 @@ class TrendingWorkers:
     its share at once; a table that does not answer fails the batch, so the consumer
     restarts and the batch comes again from the committed offset."""
 
-    def __init__(self, log: EventLog, service: TrendingService) -> None:
+    def __init__(
+        self, log: EventLog, service: TrendingService, *, rescore_every: float = RESCORE_EVERY
+    ) -> None:
         self._log = log
+        self._rescore_every = rescore_every
         self._service = service
         self._tables = LateRefs([self.table_name(t) for t in service.tables])
 
@@ -64,7 +67,7 @@ class TrendingWorkers:
         ]
         ticker = ActorSpec(
             "trending.ticker",
-            lambda: Ticker(self._tables, ("rescore",), RESCORE_EVERY, aligned=True),
+            lambda: Ticker(self._tables, ("rescore",), self._rescore_every, aligned=True),
         )
         return consumer_tree(
             self._log,

@@ -38,6 +38,7 @@ import botocore.exceptions
 
 from chirp.model import Tweet, TweetVersion
 from storage.protocols import BackendUnavailable, StoreError
+from storage.timing import timed
 
 from .items import (
     Item,
@@ -74,6 +75,7 @@ from .tables import TweetTables as TweetTables
 EDIT_ATTEMPTS = 5
 
 
+@timed
 class DynamoTweetStore:
     """A `TweetStore` on DynamoDB (see `storage.dynamodb.tables` for the tables and the
     module's docstring for the order of writes). ``client`` is an aiobotocore DynamoDB client

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from storage.timing import timed
 
+
+@timed
 class MemoryActivityStore:
     """An `ActivityStore`: one float per user. A touch within `RESOLUTION` seconds of the
     last one recorded is skipped, so a busy user costs one write a minute, not one per

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from storage.timing import timed
 
+
+@timed
 class MemoryEngagementStore:
     """An `EngagementStore`: per tweet, the users who liked it and, for each user who
     retweeted it, the id of their retweet."""

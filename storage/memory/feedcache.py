@@ -18,6 +18,7 @@ from actors import (
 )
 from storage.cache_ttl import CacheTTL
 from storage.slots import key_slot, node_of, tag_slot
+from storage.timing import timed
 
 from .cachenode import CacheNode
 
@@ -25,6 +26,7 @@ BATCH = 100  # entries per request to one node (the seed's pipelined batches of 
 NODE_MEMO = 1 << 20  # users whose node is remembered
 
 
+@timed
 class MemoryFeedCache:
     """A `FeedCache` over ``nodes`` cache-node actors. Each key goes to the node owning its
     slot (``feed:{42}`` and ``celeb:{42}`` share one), and multi-key work goes to each node

@@ -10,8 +10,10 @@ from itertools import islice
 from sortedcontainers import SortedList
 
 from chirp.model import Page
+from storage.timing import timed
 
 
+@timed
 class MemoryGraphStore:
     """A `GraphStore`: each edge gets a rising sequence number, which orders the lists
     (newest first) and serves as their cursor."""

@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from sortedcontainers import SortedDict
 
 from chirp.model import Notification, NotificationPreferences
+from storage.timing import timed
 
 INBOX = 1000  # notifications kept per user; the oldest go first
 
 
+@timed
 class MemoryNotificationStore:
     """A `NotificationStore`: per user, notifications by id and the keys they came from."""
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from chirp.ratelimit import Decision, gcra
+from storage.timing import timed
 
 
+@timed
 class MemoryRateLimitStore:
     """A `RateLimitStore`: one theoretical arrival time per key. Keys whose bucket is full
     again carry no information, so they are swept out now and then to bound memory."""

@@ -9,6 +9,7 @@ from sortedcontainers import SortedKeyList
 
 from chirp.model import Trend
 from storage.protocols import DELETED_VERSION, TweetTags
+from storage.timing import timed
 
 
 class _Table:
@@ -20,6 +21,7 @@ class _Table:
         self.trends: SortedKeyList = SortedKeyList(key=_rank)
 
 
+@timed
 class MemoryTrendStore:
     """A `TrendStore`. Each table's trends sit in a list sorted by score (what a Redis
     ZSET gives ZREVRANGE); its tweets are indexed by hashtag."""

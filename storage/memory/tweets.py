@@ -9,8 +9,10 @@ from itertools import islice
 from sortedcontainers import SortedList
 
 from chirp.model import Tweet, TweetVersion
+from storage.timing import timed
 
 
+@timed
 class MemoryTweetStore:
     """A `TweetStore`: tweets by id, and sorted id lists per author and per parent (a
     Snowflake sorts by time, so the lists are timelines)."""

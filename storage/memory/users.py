@@ -8,8 +8,10 @@ from datetime import datetime
 
 from chirp.model import User
 from storage.protocols import Duplicate
+from storage.timing import timed
 
 
+@timed
 class MemoryUserStore:
     """A `UserStore` in dicts: ids count up from 1, as a database sequence does."""
 
