@@ -20,6 +20,7 @@ from chirp.http_server import HttpServer, open_listener, url_of
 from chirp.ids import SnowflakeGenerator
 from chirp.services import Services
 from chirp.services.auth import PasswordPolicy, Passwords, TokenIssuer, TokenPolicy
+from chirp.services.dashboard import DashboardService
 from chirp.services.fanout import FANOUT_TOPICS, FanoutService
 from chirp.services.feeds import FeedService
 from chirp.services.metrics import MetricsService, Sources
@@ -275,6 +276,7 @@ def assemble(
         search=search,
         notifications=notifications,
         metrics=metrics,
+        dashboard=DashboardService(metrics, operations),
     )
     app = create_app(
         services,

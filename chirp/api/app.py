@@ -16,6 +16,7 @@ from .identity import bearer_token, current_user
 from .json_provider import OrjsonProvider
 from .notifications import notifications_routes
 from .operations import operations_routes
+from .pages import pages_routes
 from .problems import install_problem_handlers, rate_limit_headers_for
 from .search import search_routes
 from .trending import trending_routes
@@ -32,7 +33,7 @@ def create_app(
     max_body_bytes: int = 64 * 1024,
     trusted_proxies: list[str] | None = None,
 ) -> QuartTrio:
-    app = QuartTrio("chirp")
+    app = QuartTrio("chirp", static_folder=None)  # chirp.api.pages serves /static
     client_address = ClientAddress(trusted_proxies or [])
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json = OrjsonProvider(app)
@@ -99,7 +100,10 @@ def create_app(
             response.headers.update(rate_limit_headers_for(decision))
         return response
 
-    app.register_blueprint(operations_routes(services.operations, services.metrics))
+    app.register_blueprint(pages_routes())
+    app.register_blueprint(
+        operations_routes(services.operations, services.metrics, services.dashboard)
+    )
     app.register_blueprint(auth_routes(services.users))
     app.register_blueprint(users_routes(services.users))
     app.register_blueprint(tweets_routes(services))

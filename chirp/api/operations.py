@@ -6,6 +6,7 @@ from typing import Any
 
 from quart import Blueprint, Response
 
+from chirp.services.dashboard import DashboardService
 from chirp.services.metrics import CONTENT_TYPE, MetricsService
 from chirp.services.operations import OperationsService
 
@@ -13,7 +14,9 @@ from .identity import bearer_token
 from .problems import problem
 
 
-def operations_routes(operations: OperationsService, metrics: MetricsService) -> Blueprint:
+def operations_routes(
+    operations: OperationsService, metrics: MetricsService, dashboard: DashboardService
+) -> Blueprint:
     routes = Blueprint("operations", __name__)
 
     def require_admin() -> None:
@@ -44,6 +47,13 @@ def operations_routes(operations: OperationsService, metrics: MetricsService) ->
         ``authorization: {credentials: …}``): it names every actor and route."""
         require_admin()
         return Response(await metrics.render(), content_type=CONTENT_TYPE)
+
+    @routes.get("/admin/dashboard")
+    async def dashboard_figures() -> dict[str, Any]:
+        """What the /dashboard page draws: the seed's panels as points over the last few
+        minutes, and the actor tree with restarts."""
+        require_admin()
+        return await dashboard.view()
 
     @routes.get("/admin/actors")
     async def actor_tree() -> dict[str, Any]:

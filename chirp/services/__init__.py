@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .dashboard import DashboardService
 from .feeds import FeedService
 from .metrics import MetricsService
 from .notifications import NotificationService
@@ -28,3 +29,4 @@ class Services:
     search: SearchService
     notifications: NotificationService
     metrics: MetricsService
+    dashboard: DashboardService

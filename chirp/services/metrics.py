@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from actors import ActorSystem
 from storage.protocols import EventLog
@@ -111,6 +112,11 @@ class MetricsService:
         """The text exposition, with the lags read just now."""
         await self._snapshot.refresh()
         return generate_latest(self.registry)
+
+    async def samples(self) -> Iterator[Sample]:
+        """What `render` renders, as samples, with the lags read just now."""
+        await self._snapshot.refresh()
+        return (sample for family in self.registry.collect() for sample in family.samples)
 
 
 class _Snapshot(Collector):

@@ -40,7 +40,15 @@ class OperationsService:
         return self._system.unavailable()
 
     def actor_tree(self) -> dict[str, Any]:
-        return self._system.tree()
+        """The actor tree, each node saying whether `kill` may kill it."""
+
+        def mark(node: dict[str, Any]) -> dict[str, Any]:
+            node["killable"] = node["name"] not in self._unkillable
+            for child in node.get("children", ()):
+                mark(child)
+            return node
+
+        return mark(self._system.tree())
 
     def kill(self, name: str) -> dict[str, Any]:
         """Kill ``name`` as if it crashed; its supervisor restarts it per its strategy."""

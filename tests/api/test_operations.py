@@ -70,6 +70,7 @@ async def test_admin_endpoints_need_the_admin_token(
     for response in (
         await client.get("/admin/actors", headers=headers),
         await client.post(f"/admin/actors/{CONSUMER}/kill", headers=headers),
+        await client.get("/admin/dashboard", headers=headers),
     ):
         assert response.status_code == status
         assert response.content_type == "application/problem+json"
@@ -89,6 +90,46 @@ async def test_admin_actors_describes_the_tree(chirp: Chirp) -> None:
     assert consumer["state"] == "running" and consumer["restarts"] == 0
     assert {"group", "topic", "owned", "lag", "mailbox_depth"} <= consumer.keys()
     assert (consumer["group"], consumer["topic"]) == ("fanout", "tweet_created")
+
+
+# Embedded only: the test turns a frozen clock by hand, and waiting on real servers polls
+# with sleeps a frozen clock never ends. The figures are the same `/metrics` samples,
+# which test_metrics checks on both.
+@pytest.mark.embedded_only
+async def test_the_dashboard_draws_requests_and_the_kill_button_restarts(
+    chirp: Chirp, mock_clock: trio.testing.MockClock
+) -> None:
+    client = chirp.app.test_client()
+    _, headers = await sign_up(chirp, "watched")
+    assert (await (await client.get("/admin/dashboard", headers=admin())).get_json())[
+        "points"
+    ] == []
+    for n in range(4):
+        posted = await client.post("/api/v1/tweet", json={"content": f"{n}"}, headers=headers)
+        assert posted.status_code == 201
+        assert (await client.get("/api/v1/feed", headers=headers)).status_code == 200
+    assert (await client.get("/api/v1/tweet/0", headers=headers)).status_code == 404
+    mock_clock.jump(2)
+    response = await client.get("/admin/dashboard", headers=admin())
+    assert response.status_code == 200
+    board = await response.get_json()
+    (point,) = board["points"]
+    assert point["throughput"]["writes"] == 2.0  # four tweets in two seconds
+    assert point["throughput"]["accepted_tweet"] == 2.0
+    assert point["errors"]["4xx"] == 0.5
+    assert 0 < point["latency"]["write"]["p50"] <= point["latency"]["write"]["p99"]
+    assert set(point["log_lag"]) == {"fanout", "trending", "notify", "search"}
+    assert point["storage"], "store calls are timed"
+    assert board["actors"]["killable"] is False, "root is the process"
+    assert find(board["actors"], CONSUMER)["killable"] is True
+
+    killed = await client.post(f"/admin/actors/{CONSUMER}/kill", headers=admin())
+    assert killed.status_code == 202
+    await settled(chirp, "fanout")
+    mock_clock.jump(2)
+    board = await (await client.get("/admin/dashboard", headers=admin())).get_json()
+    assert find(board["actors"], CONSUMER)["restarts"] == 1
+    assert len(board["points"]) == 2
 
 
 @pytest.mark.embedded_only
