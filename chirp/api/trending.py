@@ -21,4 +21,9 @@ def trending_routes(trending: TrendingService) -> Blueprint:
         answer = await trending.top(region, paging.limit(default=10, maximum=50))
         return answer | {"as_of": timestamp(answer["as_of"])}
 
+    @routes.get("/trending/regions")
+    async def tables() -> dict[str, Any]:
+        """The regions and categories ``?region=`` accepts."""
+        return trending.listing()
+
     return routes

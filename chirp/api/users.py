@@ -87,6 +87,11 @@ def users_routes(users: UserService) -> Blueprint:
         await users.unfollow(await current_user(users), user_id)
         return {"following": False}
 
+    @routes.get("/<int:user_id>/relationship")
+    async def relationship(user_id: int) -> dict[str, Any]:
+        """The caller's relationship to ``user_id``: {following, followed_by}."""
+        return await users.relationship(await current_user(users), user_id)
+
     @routes.get("/<int:user_id>/followers")
     async def followers(user_id: int) -> dict[str, Any]:
         views, position = await users.followers(

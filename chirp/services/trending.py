@@ -99,6 +99,10 @@ class TrendingService:
         await self._store.replace(table, trends)
         return trends
 
+    def listing(self) -> dict[str, list[str]]:
+        """The tables there are: regions (``global`` first) and categories."""
+        return {"regions": list(self._regions), "categories": sorted(self._categories)}
+
     async def top(self, region: str, limit: int) -> dict[str, Any]:
         """``{region, as_of, trends: [{hashtag, score, tweet_count, rank}]}``, served from
         a response cached for a minute (by default), as the seed's gateway does."""

@@ -226,6 +226,15 @@ class UserService:
                 await self._graph.follow(follower_id, followee_id, self._now())
                 raise
 
+    async def relationship(self, viewer_id: int, user_id: int) -> dict[str, bool]:
+        """Whether ``viewer_id`` follows ``user_id`` and whether ``user_id`` follows back:
+        what a profile's Follow button and "Follows you" label need."""
+        await self.view(user_id)
+        return {
+            "following": await self._graph.is_following(viewer_id, user_id),
+            "followed_by": await self._graph.is_following(user_id, viewer_id),
+        }
+
     async def followers(
         self, user_id: int, *, limit: int, before: int | None
     ) -> tuple[list[UserView], int | None]:

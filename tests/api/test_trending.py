@@ -135,6 +135,15 @@ async def test_trending_answers_bad_input_with_problems(chirp: Chirp) -> None:
     assert body["as_of"].endswith("Z"), "UTC, as every timestamp the API gives"
 
 
+async def test_the_tables_are_listed(chirp: Chirp) -> None:
+    response = await chirp.app.test_client().get("/api/v1/trending/regions")
+    assert response.status_code == 200
+    assert await response.get_json() == {
+        "regions": ["global", "us", "uk"],
+        "categories": ["sports", "tech"],
+    }
+
+
 async def test_killing_the_trending_actors_mid_stream_loses_and_doubles_nothing(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:

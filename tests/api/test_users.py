@@ -222,6 +222,29 @@ async def test_follows_are_idempotent_counted_and_listed(chirp: Chirp) -> None:
     assert sum(await chirp.log.end_offsets("user_unfollowed")) == 1
 
 
+async def test_a_relationship_says_who_follows_whom_and_needs_a_caller(chirp: Chirp) -> None:
+    client = chirp.app.test_client()
+    ann, ann_headers = await sign_up(chirp, "ann")
+    ben, ben_headers = await sign_up(chirp, "ben")
+
+    async def relationship(headers: dict[str, str], user_id: int) -> dict:
+        response = await client.get(f"/api/v1/users/{user_id}/relationship", headers=headers)
+        assert response.status_code == 200
+        return await response.get_json()
+
+    assert await relationship(ann_headers, ben) == {"following": False, "followed_by": False}
+    await client.post(f"/api/v1/users/{ben}/follow", headers=ann_headers)
+    assert await relationship(ann_headers, ben) == {"following": True, "followed_by": False}
+    assert await relationship(ben_headers, ann) == {"following": False, "followed_by": True}
+    await client.delete(f"/api/v1/users/{ben}/follow", headers=ann_headers)
+    assert await relationship(ann_headers, ben) == {"following": False, "followed_by": False}
+    anonymous = await client.get(f"/api/v1/users/{ben}/relationship")
+    assert anonymous.status_code == 401
+    assert anonymous.content_type == "application/problem+json"
+    nobody = await client.get("/api/v1/users/999999/relationship", headers=ann_headers)
+    assert nobody.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("kwargs", "status"),
     [

@@ -8,9 +8,6 @@ import { TweetList } from "./tweet_list.js";
 import { displayName } from "./tweets.js";
 
 const PAGE = 20;
-// chirp's user JSON does not say whether the reader follows them: the reader's
-// following list is read instead, up to this many pages of 100.
-const FOLLOWING_PAGES = 10;
 
 let shownUser = null;
 let following = false;
@@ -54,16 +51,7 @@ export function clearProfile() {
 }
 
 async function follows(userId) {
-  let cursor = null;
-  for (let page = 0; page < FOLLOWING_PAGES; page += 1) {
-    const answer = await request(
-      withQuery(`/users/${me().user_id}/following`, { limit: 100, cursor }),
-    );
-    if (answer.users.some((user) => user.user_id === userId)) return true;
-    cursor = answer.next_cursor;
-    if (cursor === null) return false;
-  }
-  return false;
+  return (await request(`/users/${userId}/relationship`)).following;
 }
 
 function fill(user) {

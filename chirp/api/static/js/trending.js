@@ -9,8 +9,18 @@ let timer = null;
 let asked = 0;
 let showing = null; // what the list shows, so an unchanged answer leaves focus alone
 
+// Names for the tables chirp ships with; another server's own show as they are.
+const LABELS = {
+  global: "Global",
+  us: "United States",
+  uk: "United Kingdom",
+  tech: "Tech",
+  sports: "Sports",
+};
+
 export function setUpTrending() {
   const select = document.getElementById("trend-region");
+  listTables(select);
   const kept = localStorage.getItem(KEY);
   if (kept && [...select.options].some((option) => option.value === kept)) select.value = kept;
   select.addEventListener("change", () => {
@@ -59,6 +69,30 @@ export async function refreshTrending() {
     empty.textContent = error.name === "ApiError" ? error.message : "Trends are unavailable.";
     empty.hidden = false;
   }
+}
+
+/** The options become the server's tables (the page's own stay if it cannot be asked),
+ * keeping the choice made meanwhile. */
+async function listTables(select) {
+  let tables;
+  try {
+    tables = await request("/trending/regions", { auth: false });
+  } catch {
+    return;
+  }
+  const group = (label, names) =>
+    el(
+      "optgroup",
+      { label },
+      names.map((name) => el("option", { value: name, text: LABELS[name] ?? name })),
+    );
+  const chosen = select.value;
+  select.replaceChildren(
+    group("Regions", tables.regions),
+    ...(tables.categories.length ? [group("Topics", tables.categories)] : []),
+  );
+  if ([...select.options].some((option) => option.value === chosen)) select.value = chosen;
+  else if (timer !== null) refreshTrending();
 }
 
 function trendItem(trend) {
