@@ -14,7 +14,7 @@ from typing import overload
 
 import numpy as np
 
-REED98 = Path(__file__).resolve().parents[2] / "shared" / "data" / "socfb-Reed98"
+from chirp.demo.graph import REED98, read_reed98
 
 # Pairs handed out per tolist() when iterating Edges: large enough to amortise numpy's
 # per-call cost, small enough that the Python ints of one chunk stay a few MB.
@@ -122,18 +122,10 @@ class Graph:
 
 
 def reed98(folder: Path = REED98) -> Graph:
-    """The DeathStarBench graph, each friendship followed in both directions."""
-    edges: set[tuple[int, int]] = set()
-    users = 0
-    for line in (folder / "socfb-Reed98.edges").read_text().splitlines():
-        parts = line.split()
-        if len(parts) < 2 or not parts[0].isdigit():
-            continue
-        a, b = int(parts[0]), int(parts[1])
-        if a != b:
-            edges.update(((a, b), (b, a)))
-            users = max(users, a + 1, b + 1)
-    return Graph("socfb-Reed98", users, sorted(edges))
+    """The DeathStarBench graph, each friendship followed in both directions (read as
+    demo mode reads it)."""
+    users, edges = read_reed98(folder)
+    return Graph("socfb-Reed98", users, edges)
 
 
 def power_law(

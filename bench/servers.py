@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import trio
 
+from chirp import pool
 from chirp.config import Settings
 from chirp.server import Chirp, assemble
 from storage.protocols import BackendUnavailable
@@ -84,17 +85,8 @@ def run(async_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
 async def in_tasks(
     items: Iterable[Any], work: Callable[[Any], Awaitable[object]], tasks: int = LOADERS
 ) -> None:
-    """``work(item)`` for every item, ``tasks`` at a time: each task takes the next item
-    as it finishes one."""
-    pending = iter(items)
-
-    async def worker() -> None:
-        for item in pending:
-            await work(item)
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(tasks):
-            nursery.start_soon(worker)
+    """`chirp.pool.in_tasks`, ``LOADERS`` at a time unless told."""
+    await pool.in_tasks(items, work, tasks)
 
 
 @asynccontextmanager

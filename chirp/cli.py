@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -16,7 +16,8 @@ import pydantic
 import trio
 
 from chirp.config import Settings
-from chirp.server import Running, serve
+from chirp.demo import DEFAULT_RATE, DEFAULT_USERS, GRAPHS, Demo, demo_graph, demo_settings
+from chirp.server import Chirp, Running, serve
 from storage.protocols import BackendUnavailable
 
 logger = logging.getLogger("chirp")
@@ -56,7 +57,50 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         help="partitions of a topic, repeatable (CHIRP_PARTITIONS as JSON)",
     )
+    demo = run.add_argument_group(
+        "demo mode", "a fresh embedded chirp seeded with a network, history and live activity"
+    )
+    demo.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed a believable network before serving, keep it busy, print a login",
+    )
+    demo.add_argument(
+        "--demo-graph",
+        choices=GRAPHS,
+        default="power-law",
+        help="who follows whom: a synthetic power-law graph with celebrities, or "
+        "socfb-Reed98 from ../shared/data (default power-law)",
+    )
+    demo.add_argument(
+        "--demo-users",
+        type=_at_least(2, int),
+        default=DEFAULT_USERS,
+        metavar="N",
+        help=f"users of the power-law graph (default {DEFAULT_USERS:,})",
+    )
+    demo.add_argument(
+        "--demo-rate",
+        type=_at_least(0.01, float),
+        default=DEFAULT_RATE,
+        metavar="PER_SECOND",
+        help=f"background tweets, likes, retweets, replies and follows a second "
+        f"(default {DEFAULT_RATE:g})",
+    )
     return top
+
+
+def _at_least(least: float, kind: Callable[[str], int | float]) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value >= least:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"must be at least {least:g}, not {text}")
+        return value
+
+    return parse
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -82,7 +126,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     config = args.config or (
         Path(os.environ["CHIRP_CONFIG"]) if "CHIRP_CONFIG" in os.environ else None
     )
-    return Settings.load(config, **overrides)
+    settings = Settings.load(config, **overrides)
+    return demo_settings(settings) if args.demo else settings
 
 
 #: The cyclic collector's thresholds for a serving process. With CPython's (700, 10, 10),
@@ -112,6 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"chirp: bad configuration: {exc}", file=sys.stderr)
         return 2
+    demo = None
+    if args.demo:
+        try:
+            graph = demo_graph(args.demo_graph, users=args.demo_users)
+        except FileNotFoundError as exc:
+            print(f"chirp: no {args.demo_graph} graph for the demo: {exc}", file=sys.stderr)
+            return 2
+        demo = Demo(graph, rate=args.demo_rate)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -120,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("coredis").setLevel(max(logging.WARNING, logging.root.level))
     gc.set_threshold(*GC_THRESHOLDS)
     try:
-        trio.run(serve_until_signalled, settings)
+        trio.run(serve_until_signalled, settings, demo)
     except BaseExceptionGroup as group:
         unreachable, rest = group.split(BackendUnavailable)
         if unreachable is None or rest is not None:
@@ -138,10 +191,19 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     return found
 
 
-async def serve_until_signalled(settings: Settings) -> None:
+class StoppedBeforeServing(Exception):
+    """A signal came while the demo was seeding: the tree stopped in order, nothing served."""
+
+
+async def serve_until_signalled(settings: Settings, demo: Demo | None = None) -> None:
     """Serve until SIGINT or SIGTERM; then drain and stop in order. A second signal ends
-    the process at once."""
+    the process at once. With ``demo``, it seeds first; a signal meanwhile stops the
+    seeding where it is, then the tree in order, and nothing is served."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        signalled = trio.Event()
+        # Only the seeding: cancelling the tree's own scope would end its timers before
+        # the actors that wait on them had stopped.
+        seeding = trio.CancelScope()
 
         async def first_signal() -> None:
             async for signum in signals:
@@ -149,15 +211,41 @@ async def serve_until_signalled(settings: Settings) -> None:
                 break
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, signal.SIG_DFL)
+            seeding.cancel()  # nothing once serving
+            signalled.set()
 
-        async with trio.open_nursery() as nursery:
-            running = await nursery.start(partial(serve, settings, shutdown_trigger=first_signal))
-            announce(running)
+        async def prepare(chirp: Chirp) -> None:
+            assert demo is not None
+            with seeding:
+                await demo.prepare(chirp)
+            if seeding.cancelled_caught:
+                await chirp.system.shutdown()
+                raise StoppedBeforeServing
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(first_signal)
+                running = await nursery.start(
+                    partial(
+                        serve,
+                        settings,
+                        shutdown_trigger=signalled.wait,
+                        prepare=None if demo is None else prepare,
+                    )
+                )
+                announce(running, demo)
+        except* StoppedBeforeServing:
+            print("chirp: stopped before serving", file=sys.stderr, flush=True)
 
 
-def announce(running: Running) -> None:
-    if running.chirp.admin_token_generated:
+def announce(running: Running, demo: Demo | None = None) -> None:
+    chirp = running.chirp
+    if demo is not None:
+        token = chirp.admin_token if chirp.admin_token_generated else None
+        for line in demo.lines(running.url, token):
+            print(line, flush=True)
+    if chirp.admin_token_generated:
         # Printed once to the console, never logged; set CHIRP_ADMIN_TOKEN to choose it.
-        print(f"admin token: {running.chirp.admin_token}", flush=True)
+        print(f"admin token: {chirp.admin_token}", flush=True)
     # Last, so whoever waits for this line has everything printed before it.
     print(f"chirp listening on {running.url}", flush=True)

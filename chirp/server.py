@@ -309,11 +309,15 @@ async def serve(
     settings: Settings,
     *,
     shutdown_trigger: Callable[[], Awaitable[object]],
+    prepare: Callable[[Chirp], Awaitable[object]] | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run chirp until ``shutdown_trigger`` returns, then stop in order: HTTP first (it
     drains in-flight requests for ``settings.shutdown_grace`` seconds), then the rest of the
     tree in reverse start order.
+
+    ``prepare`` runs once the tree is up and before HTTP starts (demo mode seeds there
+    and adds its actors); cancelling `serve` meanwhile stops the tree in order.
 
     Reports `Running` through ``task_status`` once the tree is up and HTTP accepts. Raises
     `storage.protocols.BackendUnavailable` before serving when a configured server does
@@ -321,19 +325,24 @@ async def serve(
     """
     async with open_backends(settings) as backends:
         chirp = assemble(settings, backends=backends)
-        await _serve(chirp, shutdown_trigger=shutdown_trigger, task_status=task_status)
+        await _serve(
+            chirp, shutdown_trigger=shutdown_trigger, prepare=prepare, task_status=task_status
+        )
 
 
 async def _serve(
     chirp: Chirp,
     *,
     shutdown_trigger: Callable[[], Awaitable[object]],
+    prepare: Callable[[Chirp], Awaitable[object]] | None,
     task_status: trio.TaskStatus[Running],
 ) -> None:
     settings = chirp.settings
     with open_listener(settings.host, settings.port) as listener:
         async with trio.open_nursery() as nursery:
             await nursery.start(chirp.system.run)
+            if prepare is not None:
+                await prepare(chirp)
             # HTTP starts last, once everything it serves is up, so it is the first to stop.
             await chirp.system.spawn(
                 ActorSpec(
