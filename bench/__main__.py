@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 
-from bench import actors, backends, feed, over_http, read, write
+from bench import actors, backends, feed, over_http, read, soak, write
 from bench import suite as everything
 
 
@@ -92,6 +93,15 @@ def main() -> None:
     http.add_argument("--seconds", type=float, default=10.0, help="per closed-loop run")
     http.add_argument("--open-seconds", type=float, default=10.0, help="per open-loop run")
     http.add_argument("--connections", type=int, default=32)
+    soaks = scenarios.add_parser(
+        "soak", help="a steady mixed load over HTTP: RSS slope per hour and p99 drift"
+    )
+    soaks.add_argument(
+        "--minutes", type=float, default=10.0, help="of load, after seeding (0.5 for a check)"
+    )
+    soaks.add_argument("--rate", type=float, default=200.0, help="requests/s, open loop")
+    soaks.add_argument("--sample-seconds", type=float, default=10.0, help="one row each")
+    soaks.add_argument("--users", type=int, default=300, help="Reed98's N most connected")
     every = scenarios.add_parser(
         "all", help="every scenario, then the table and bench/results/<timestamp>/"
     )
@@ -122,6 +132,9 @@ def main() -> None:
                 connections=args.connections,
             )
         )
+    elif args.scenario == "soak":
+        given = {f.name: getattr(args, f.name) for f in fields(soak.SoakOptions) if f.name in args}
+        soak.main(soak.SoakOptions(**given))
     elif args.scenario == "actors":
         actors.main(args.messages, args.events, args.repeat)
     elif args.scenario == "write":
