@@ -105,18 +105,28 @@ class _Watchdog:
         self._timer.cancel()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright lives, its loop is asyncio's running
+# loop on this thread, and the next modules' trio-asyncio calls (PostgreSQL) would find it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
         missing("Debian's chromium (scripts/need-chromium installs it)")
-    # pytest-trio leaves no loop running here, but Playwright's sync API starts one of its
-    # own and wants the default policy (trio-asyncio may have installed another).
+    # Playwright's sync API runs an asyncio loop of its own, which trio-asyncio's policy
+    # (installed process-wide when chirp's PostgreSQL client is imported) refuses to make.
+    # The default policy makes it; trio-asyncio's is back before any other test runs.
+    policy = asyncio.get_event_loop_policy()
     asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
-    with sync_playwright() as playwright:
+    try:
+        playwright = sync_playwright().start()
+    finally:
+        asyncio.set_event_loop_policy(policy)
+    try:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
+    finally:
+        playwright.stop()
 
 
 @pytest.fixture
