@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     rate_tweets_per_user: PositiveInt = 100
     rate_calls_per_user: PositiveInt = 1_000
     rate_requests_per_ip: PositiveInt = 10_000
+    rate_logins_per_account: PositiveInt = 10
     #: The feed cache: cache-node actors (Redis Cluster nodes, embedded) and fan-out shards.
     cache_nodes: PositiveInt = 3
     fanout_shards: PositiveInt = 4

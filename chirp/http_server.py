@@ -14,14 +14,26 @@ from quart_trio import QuartTrio
 
 from actors import Actor
 
+#: The most of an unparsed request head hypercorn buffers (its default is 16 KiB). Well
+#: above chirp's own limit on headers (`chirp.api.app.MAX_HEADER_BYTES`), so that a head
+#: up to this size reaches the app and is refused with a problem+json 431; a bigger one
+#: gets hypercorn's bare 431, and the connection closed.
+HEAD_BUFFER_BYTES = 96 * 1024
 
-class _CloseConnectionsWhileDraining:
-    """ASGI middleware: once draining has begun, every response says ``Connection: close``.
 
-    Without it a keep-alive connection whose request finishes during the drain stays open
-    until the grace period ends: hypercorn closes it from inside quart-trio's request scope,
-    which is already cancelled by then, so the close is cancelled too. A client told to
-    close hangs up itself, and the drain ends as soon as the last response is out.
+class _ClosingConnections:
+    """ASGI middleware: connections that should close do close.
+
+    Once draining has begun, every response says ``Connection: close``, so a keep-alive
+    client hangs up as soon as the last response is out instead of at the grace period's
+    end.
+
+    The last message of each response is sent shielded from cancellation. hypercorn closes
+    a connection that must not be reused (the client asked to close, or sent a body the
+    app never read, as with a 413 or a 408) from inside that send, after telling the app
+    the request is over; quart-trio cancels the request's scope the moment it hears so,
+    and that cancelled the close. The connection then stayed open until the client hung
+    up, which a hostile client never does.
     """
 
     def __init__(self, app: Any, draining: trio.Event) -> None:
@@ -39,7 +51,11 @@ class _CloseConnectionsWhileDraining:
                     **message,
                     "headers": [*message.get("headers", []), (b"connection", b"close")],
                 }
-            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                with trio.CancelScope(shield=True):
+                    await send(message)
+            else:
+                await send(message)
 
         await self._app(scope, receive, send_closing)
 
@@ -90,7 +106,8 @@ class HttpServer(Actor):
         config.accesslog = None
         config.errorlog = logging.getLogger("hypercorn.error")
         config.include_server_header = False
-        app = _CloseConnectionsWhileDraining(self._app, self._stop)
+        config.h11_max_incomplete_size = HEAD_BUFFER_BYTES
+        app = _ClosingConnections(self._app, self._stop)
         await serve(app, config, shutdown_trigger=self._stop.wait, task_status=task_status)
 
     def describe(self) -> dict[str, Any]:

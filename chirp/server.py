@@ -245,6 +245,7 @@ def assemble(
             tweets_per_user=settings.rate_tweets_per_user,
             calls_per_user=settings.rate_calls_per_user,
             requests_per_ip=settings.rate_requests_per_ip,
+            logins_per_account=settings.rate_logins_per_account,
         ),
     )
 

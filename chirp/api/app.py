@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from quart import Response, g, request
 from quart_trio import QuartTrio
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge, RequestHeaderFieldsTooLarge
 
 from chirp.services import Services
 
@@ -25,6 +26,8 @@ from .users import users_routes
 
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 SIGN_IN_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/users"})
+#: Header names and values together: the 16 KiB hypercorn allowed a whole head by default.
+MAX_HEADER_BYTES = 16 * 1024
 
 
 def create_app(
@@ -54,8 +57,22 @@ def create_app(
         )
         return response
 
+    @app.url_value_preprocessor
+    def ids_within_63_bits(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        # Every integer in chirp's paths is an id, held in 63 bits: a larger one names
+        # nothing, and PostgreSQL would refuse it as out of range (a 500). Checked here,
+        # not by the route's converter: werkzeug answers a converter's refusal with a 405
+        # when another method's route has the same path.
+        if any(isinstance(v, int) and v >= 1 << 63 for v in (values or {}).values()):
+            raise NotFound(f"no resource at {request.path}")
+
     @app.before_request
-    async def refuse_oversized_bodies() -> None:
+    async def refuse_oversized_requests() -> None:
+        # 431 (RFC 6585) from here rather than from hypercorn, whose refusal has no body:
+        # chirp.http_server lets heads well past this limit through to be answered here.
+        header_bytes = sum(len(name) + len(value) for name, value in request.headers.items())
+        if header_bytes > MAX_HEADER_BYTES:
+            raise RequestHeaderFieldsTooLarge()
         # Quart enforces the limit only when a handler reads the body; refuse a declared
         # oversize body up front, whatever the route. (Undeclared, chunked bodies are cut
         # off at the limit when read.)
@@ -104,7 +121,7 @@ def create_app(
     app.register_blueprint(
         operations_routes(services.operations, services.metrics, services.dashboard)
     )
-    app.register_blueprint(auth_routes(services.users))
+    app.register_blueprint(auth_routes(services.users, services.limits))
     app.register_blueprint(users_routes(services.users))
     app.register_blueprint(tweets_routes(services))
     app.register_blueprint(trending_routes(services.trending))

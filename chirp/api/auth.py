@@ -8,6 +8,7 @@ from quart import Blueprint, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from chirp.services.auth import Tokens
+from chirp.services.ratelimits import RateLimitService
 from chirp.services.users import UserService
 
 from .bodies import StrictModel, parse_json, validate
@@ -31,7 +32,7 @@ class RefreshGrant(StrictModel):
     client_id: str | None = None
 
 
-def auth_routes(users: UserService) -> Blueprint:
+def auth_routes(users: UserService, limits: RateLimitService) -> Blueprint:
     routes = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
     @routes.post("/token")
@@ -49,6 +50,7 @@ def auth_routes(users: UserService) -> Blueprint:
         if isinstance(grant, RefreshGrant):
             tokens = await users.refresh(grant.refresh_token)
         else:
+            await limits.login_as(grant.username)  # before the costly password check
             tokens = await users.login(grant.username, grant.password)
         return _tokens_json(tokens)
 

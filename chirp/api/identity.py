@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import g, request
 
-from chirp.services.errors import Unauthorized
+from chirp.services.errors import Forbidden, Unauthorized
 from chirp.services.users import UserService
 
 
@@ -31,3 +31,14 @@ async def viewer(users: UserService) -> int | None:
     """Who reads, for public reads: none without a token; a token sent must be valid, and
     personalises (liked, retweeted)."""
     return await current_user(users) if bearer_token() is not None else None
+
+
+async def own_reader(users: UserService, what: str) -> int:
+    """The caller, reading ``what`` only they may read (their home feed, their inbox). A
+    ``userId`` naming anyone else is refused (403), not ignored: a client asking for
+    someone else's must not be handed the caller's own as if it were theirs."""
+    user_id = await current_user(users)
+    asked = request.args.get("userId")
+    if asked is not None and asked != str(user_id):
+        raise Forbidden(f"you can read only your own {what}")
+    return user_id

@@ -15,7 +15,7 @@ from chirp.services.users import UserService
 
 from . import paging
 from .bodies import Invalid, StrictModel, json_body
-from .identity import current_user
+from .identity import current_user, own_reader
 from .views import timestamp
 
 KEEP_ALIVE = 15.0  # seconds between comments on an idle stream, so proxies keep it open
@@ -35,7 +35,7 @@ def notifications_routes(notifications: NotificationService, users: UserService)
 
     @routes.get("/notifications")
     async def inbox() -> dict[str, Any]:
-        user_id = await current_user(users)
+        user_id = await own_reader(users, "notifications")
         items, unread, cursor = await notifications.page(
             user_id, limit=paging.limit(), max_id=paging.cursor()
         )
@@ -74,7 +74,7 @@ def notifications_routes(notifications: NotificationService, users: UserService)
     async def stream() -> Response:
         """The caller's new notifications and feed entries as they happen. A client that
         falls too far behind is disconnected (it reconnects and reads the API)."""
-        user_id = await current_user(users)
+        user_id = await own_reader(users, "stream")
 
         async def events() -> AsyncIterator[bytes]:
             async with notifications.hub.subscribe(user_id) as received:

@@ -110,5 +110,7 @@ def rate_limit_headers_for(decision: Decision) -> dict[str, str]:
 
 
 _HTTP_DETAILS = {
+    408: "the request body did not arrive in time; send it in one go",
     413: "the request body is larger than this server accepts",
+    431: "the request headers are larger than this server accepts",
 }

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 from werkzeug.exceptions import NotFound
 
 from chirp import ids
 from chirp.services import Services
-from chirp.services.errors import Forbidden
 
 from . import paging
 from .bodies import Invalid, StrictModel, json_body
-from .identity import current_user, viewer
+from .identity import current_user, own_reader, viewer
 from .tweet_pages import tweet_page
 from .views import timestamp, tweet_json
 
@@ -120,10 +119,7 @@ def tweets_routes(services: Services) -> Blueprint:
     @routes.get("/feed")
     async def feed() -> Response:
         """The caller's home feed; ``userId``, if given, must be the caller's own id."""
-        user_id = await current_user(users)
-        asked = request.args.get("userId")
-        if asked is not None and asked != str(user_id):
-            raise Forbidden("you can read only your own home feed")
+        user_id = await own_reader(users, "home feed")
         page = await feeds.read(user_id, limit=paging.limit(), max_id=paging.cursor("max_id"))
         response = tweet_page(page.tweets, page.next_cursor)
         response.headers["X-Feed-Source"] = "regenerated" if page.regenerated else "cache"

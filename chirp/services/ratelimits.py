@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chirp import model
 from chirp.ratelimit import Decision
 from storage.protocols import RateLimitStore
 
@@ -19,6 +20,9 @@ class RateLimits:
     tweets_per_user: int = 100
     calls_per_user: int = 1_000
     requests_per_ip: int = 10_000
+    #: Password attempts on one account, right or wrong: a guesser gets this many an hour
+    #: whatever addresses they spread them over.
+    logins_per_account: int = 10
     period: float = HOUR
 
 
@@ -50,6 +54,18 @@ class RateLimitService:
 
     async def tweet_by(self, user_id: int) -> Decision:
         return await self._take(f"tweets:{user_id}", self._limits.tweets_per_user, "tweets")
+
+    async def login_as(self, username: str) -> None:
+        """Count a password attempt on ``username``'s account, before the password is
+        checked. Names that exist and names that do not are counted alike, so a 429 does
+        not tell which is which; a name no account can have (`chirp.model.is_username`)
+        puts no account at risk and is not counted. Raises `RateLimited`."""
+        if model.is_username(username):
+            await self._take(
+                f"logins:{username.casefold()}",
+                self._limits.logins_per_account,
+                "sign-in attempts on this account",
+            )
 
     async def _take(self, key: str, limit: int, what: str) -> Decision:
         decision = await self._store.acquire(key, limit, self._limits.period, self._clock())
