@@ -50,7 +50,7 @@ class Figures:
     def __init__(self) -> None:
         self.reads = {0.001: 0.0, 0.01: 0.0, INF: 0.0}
         self.statuses = {"200": 0.0, "404": 0.0, "500": 0.0}
-        self.hits = self.misses = self.lag = 0.0
+        self.hits = self.misses = self.lag = self.events = 0.0
         self.storage = {0.0001: 0.0, 0.001: 0.0, INF: 0.0}
 
     def read(self, count: int, seconds: float, status: str = "200") -> None:
@@ -82,6 +82,8 @@ class Figures:
             Sample("chirp_cache_requests_total", {"cache": "feed", "result": "miss"}, self.misses),
             Sample("chirp_consumer_lag", {"group": "fanout", "topic": "a"}, self.lag),
             Sample("chirp_consumer_lag", {"group": "fanout", "topic": "b"}, 1.0),
+            Sample("chirp_log_events_total", {"topic": "a"}, self.events),
+            Sample("chirp_log_events_total", {"topic": "b"}, self.events),
         ]
         found += [
             Sample(
@@ -121,11 +123,12 @@ async def test_points_are_rates_and_quantiles_over_the_window() -> None:
     clock.now += 2
     figures.read(90, 0.0005)
     figures.read(10, 0.005, status="404")
-    figures.hits, figures.misses, figures.lag = 30, 10, 7
+    figures.hits, figures.misses, figures.lag, figures.events = 30, 10, 7, 3
     figures.storage = {0.0001: 4.0, 0.001: 4.0, INF: 4.0}
     (point,) = (await board.view())["points"]
     assert point["ago"] == 0
     assert point["throughput"]["reads"] == pytest.approx(50.0)  # 100 reads in 2 s
+    assert point["throughput"]["log_events"] == pytest.approx(3.0), "6 events over 2 topics"
     assert point["errors"] == {"4xx": pytest.approx(5.0), "5xx": 0.0}
     assert point["latency"]["read"]["p50"] < 0.001 < point["latency"]["read"]["p99"] <= 0.01
     assert point["cache_hit_rate"] == {"feed": pytest.approx(0.75)}

@@ -83,6 +83,7 @@ class Reading:
     caches: Mapping[tuple[str, str], float]  # (cache, hit|miss) -> lookups
     storage: Mapping[str, Buckets]  # backend -> call latency buckets
     lags: Mapping[str, float]  # consumer group -> records behind, now
+    events: float  # appended to the log, all topics
 
     @classmethod
     def of(cls, at: float, samples: Iterable[Sample]) -> Reading:
@@ -92,6 +93,7 @@ class Reading:
         caches: dict[tuple[str, str], float] = {}
         storage: dict[str, Buckets] = defaultdict(lambda: defaultdict(float))
         lags: dict[str, float] = defaultdict(float)
+        events = 0.0
         for name, labels, value, *_ in samples:
             if name == f"{REQUESTS}_bucket":
                 kind = request_class(labels["route"], labels["method"])
@@ -107,7 +109,9 @@ class Reading:
                 storage[labels["backend"]][float(labels["le"])] += value
             elif name == "chirp_consumer_lag":
                 lags[labels["group"]] += value
-        return cls(at, requests, statuses, accepted, caches, storage, lags)
+            elif name == "chirp_log_events_total":
+                events += value
+        return cls(at, requests, statuses, accepted, caches, storage, lags, events)
 
 
 def point(old: Reading, new: Reading) -> dict[str, Any]:
@@ -139,6 +143,7 @@ def point(old: Reading, new: Reading) -> dict[str, Any]:
         "throughput": {
             "reads": requests.get("read", {}).get("per_second", 0.0),
             "writes": requests.get("write", {}).get("per_second", 0.0),
+            "log_events": rate(new.events, old.events),
             **{
                 f"accepted_{kind}": rate(count, old.accepted.get(kind, 0.0))
                 for kind, count in sorted(new.accepted.items())

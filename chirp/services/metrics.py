@@ -3,11 +3,11 @@
 Two kinds. What happens on a request is counted as it happens, in this process's own
 registry: request latency per route, method and status; writes accepted; rate-limit
 refusals. What the rest of the process already keeps is read when scraped, so the hot
-paths pay nothing for it: consumer-group lag per topic, each actor's restarts, mailbox
-depth and whether it runs, the tweet and feed caches' hits and misses, and feed entries
-written per fan-out tier. prometheus-client's process-wide registry comes along too: the
-process's memory, CPU and collector figures, and storage call latency per backend
-(`storage.timing`).
+paths pay nothing for it: consumer-group lag and events appended per topic, each actor's
+restarts, mailbox depth and whether it runs, the tweet and feed caches' hits and misses,
+and feed entries written per fan-out tier. prometheus-client's process-wide registry
+comes along too: the process's memory, CPU and collector figures, and storage call latency
+per backend (`storage.timing`).
 """
 
 from __future__ import annotations
@@ -123,9 +123,13 @@ class _Snapshot(Collector):
     def __init__(self, sources: Sources) -> None:
         self._sources = sources
         self._lags: dict[tuple[str, str], int] = {}
+        self._published: dict[str, int] = {}
 
     async def refresh(self) -> None:
         sources, lags = self._sources, {}
+        self._published = {
+            topic: sum(await sources.log.end_offsets(topic)) for topic in sources.log.topics
+        }
         for group, topics in sources.groups.items():
             for topic in topics:
                 lags[group, topic] = sum(await sources.log.lag(group, topic))
@@ -143,6 +147,16 @@ class _Snapshot(Collector):
         for (group, topic), behind in sorted(self._lags.items()):
             lag.add_metric([group, topic], behind)
         yield lag
+        # A counter by nature (offsets only rise), read at scrape time: rate() of it is the
+        # event throughput, whoever wrote (HTTP, the demo's trickle, another process).
+        published = CounterMetricFamily(
+            "chirp_log_events",
+            "Events appended to the log, per topic (the sum of its partitions' end offsets)",
+            labels=["topic"],
+        )
+        for topic, end in sorted(self._published.items()):
+            published.add_metric([topic], end)
+        yield published
         yield from _actors(sources.system.tree())
         caches = CounterMetricFamily(
             "chirp_cache_requests",

@@ -68,6 +68,10 @@ async def test_counters_move_as_the_api_is_used(chirp: Chirp, configuration: str
     grew("chirp_writes_accepted_total", kind="tweet")
     grew("chirp_writes_accepted_total", kind="like")
     grew("chirp_writes_accepted_total", kind="follow")
+    # The log counts events whoever wrote them: one per write that changed something.
+    grew("chirp_log_events_total", topic="tweet_created")
+    grew("chirp_log_events_total", topic="like_added")
+    grew("chirp_log_events_total", topic="user_followed")
     tweet_route = {"route": "/api/v1/tweet", "method": "POST"}
     grew("chirp_http_request_duration_seconds_count", **tweet_route, status="201")
     grew("chirp_http_request_duration_seconds_count", **tweet_route, status="422")

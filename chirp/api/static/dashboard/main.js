@@ -113,7 +113,7 @@ const PANELS = [
   {
     title: "Throughput",
     pick: (p) => p.throughput,
-    rename: (key) => key.replace("accepted_", "accepted "),
+    rename: (key) => key.replace("accepted_", "accepted ").replace("log_events", "log events"),
     format: perSecond,
   },
   { title: "Error rates", pick: (p) => p.errors, format: perSecond },
