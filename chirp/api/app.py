@@ -16,7 +16,8 @@ from .clients import ClientAddress
 from .identity import bearer_token, current_user
 from .json_provider import OrjsonProvider
 from .notifications import notifications_routes
-from .operations import operations_routes
+from .openapi import openapi_routes
+from .operations import UNLIMITED_PATHS, operations_routes
 from .pages import pages_routes
 from .problems import install_problem_handlers, rate_limit_headers_for
 from .search import search_routes
@@ -24,7 +25,6 @@ from .trending import trending_routes
 from .tweets import tweets_routes
 from .users import users_routes
 
-UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 SIGN_IN_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/users"})
 #: Header names and values together: the 16 KiB hypercorn allowed a whole head by default.
 MAX_HEADER_BYTES = 16 * 1024
@@ -127,4 +127,5 @@ def create_app(
     app.register_blueprint(trending_routes(services.trending))
     app.register_blueprint(search_routes(services.search, services.users))
     app.register_blueprint(notifications_routes(services.notifications, services.users))
+    app.register_blueprint(openapi_routes())
     return app

@@ -12,6 +12,7 @@ import math
 from typing import Any, TypeVar
 
 import pydantic
+from pydantic_core import PydanticUndefined
 from quart import request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
@@ -33,6 +34,13 @@ class StrictModel(pydantic.BaseModel):
     ``user_id`` or ``verified`` must learn they do nothing), and no type coercion."""
 
     model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def ruled(default: Any = PydanticUndefined, **rule: Any) -> Any:
+    """A field with a rule the services enforce, with their own messages, shown in the
+    OpenAPI document as JSON Schema keywords (``maxLength=280``). The model does not check
+    them: what a field may hold is the services' to say, here only documented."""
+    return pydantic.Field(default, json_schema_extra=rule)
 
 
 async def json_body(model: type[Model]) -> Model:

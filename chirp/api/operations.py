@@ -13,6 +13,9 @@ from chirp.services.operations import OperationsService
 from .identity import bearer_token
 from .problems import problem
 
+#: Probes and scrapes: never rate-limited, so a busy gateway still answers its monitors.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
 
 def operations_routes(
     operations: OperationsService, metrics: MetricsService, dashboard: DashboardService

@@ -9,22 +9,23 @@ from werkzeug.exceptions import NotFound
 
 from chirp import ids
 from chirp.services import Services
+from chirp.text import MAX_MEDIA_URLS, MAX_TWEET_CHARS
 
 from . import paging
-from .bodies import Invalid, StrictModel, json_body
+from .bodies import Invalid, StrictModel, json_body, ruled
 from .identity import current_user, own_reader, viewer
 from .tweet_pages import tweet_page
 from .views import timestamp, tweet_json
 
 
 class NewTweet(StrictModel):
-    content: str
-    media_urls: list[str] | None = None
+    content: str = ruled(minLength=1, maxLength=MAX_TWEET_CHARS)
+    media_urls: list[str] | None = ruled(None, maxItems=MAX_MEDIA_URLS)
     reply_to_tweet_id: str | None = None
 
 
 class TweetEdit(StrictModel):
-    content: str
+    content: str = ruled(minLength=1, maxLength=MAX_TWEET_CHARS)
 
 
 def tweets_routes(services: Services) -> Blueprint:

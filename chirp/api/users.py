@@ -7,24 +7,26 @@ from typing import Any
 from quart import Blueprint, request
 from werkzeug.exceptions import BadRequest
 
-from chirp.services.users import UserService
+from chirp.model import MAX_BIO, MAX_DISPLAY_NAME
+from chirp.services.users import MAX_PASSWORD, MIN_PASSWORD, UserService
+from chirp.text import USERNAME
 
 from . import paging
-from .bodies import StrictModel, json_body
+from .bodies import StrictModel, json_body, ruled
 from .identity import current_user
 from .views import user_json
 
 
 class NewUser(StrictModel):
-    username: str
-    email: str
-    password: str
-    display_name: str | None = None
+    username: str = ruled(pattern=f"^{USERNAME.pattern}$")
+    email: str = ruled(format="email", maxLength=254)
+    password: str = ruled(minLength=MIN_PASSWORD, maxLength=MAX_PASSWORD)
+    display_name: str | None = ruled(None, minLength=1, maxLength=MAX_DISPLAY_NAME)
 
 
 class ProfileChanges(StrictModel):
-    display_name: str | None = None
-    bio: str | None = None
+    display_name: str | None = ruled(None, minLength=1, maxLength=MAX_DISPLAY_NAME)
+    bio: str | None = ruled(None, maxLength=MAX_BIO)
     profile_image_url: str | None = None
     region: str | None = None
 
