@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from bench import actors, backends, feed, over_http, read, soak, write
+from bench import actors, backends, feed, over_http, read, recovery, soak, write
 from bench import suite as everything
 
 
@@ -56,6 +56,12 @@ def main() -> None:
     reads.add_argument("--tweets", type=int, default=20_000)
     reads.add_argument("--reads", type=int, default=5_000, help="per kind of read")
     reads.add_argument("--burst", type=int, default=1_000, help="tweets in the lag burst")
+    recover = scenarios.add_parser(
+        "recovery", help="start-up of --data-dir on a long journal, against reading its bytes"
+    )
+    recover.add_argument("--events", type=int, default=recovery.EVENTS, help="journaled")
+    recover.add_argument("--tweets", type=int, default=recovery.TWEETS, help="per write run")
+    recover.add_argument("--repeat", type=int, default=3, help="write runs per figure (median)")
     stores = scenarios.add_parser(
         "backends",
         help="Redis clients, the Redis fan-out vs redis-benchmark, embedded vs production",
@@ -139,6 +145,8 @@ def main() -> None:
         actors.main(args.messages, args.events, args.repeat)
     elif args.scenario == "write":
         write.main(args.tweets, args.repeat)
+    elif args.scenario == "recovery":
+        recovery.main(args.events, args.tweets, args.repeat)
     elif args.scenario == "read":
         read.main(args.users, args.tweets, args.reads, args.burst)
     elif args.scenario == "backends":

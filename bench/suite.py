@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import actors, capacity, feed, over_http, read, redis_ceilings, report, write
+from . import actors, capacity, feed, over_http, read, recovery, redis_ceilings, report, write
 from .results import Section
 from .servers import Unreachable, check_answers
 
@@ -36,6 +36,7 @@ class Sizes:
     burst: int
     http: over_http.HttpOptions
     redis: redis_ceilings.Sizes = redis_ceilings.Sizes()
+    recovery_events: int = recovery.EVENTS
 
 
 FULL = Sizes(
@@ -68,8 +69,9 @@ QUICK = Sizes(
     burst=100,
     http=over_http.HttpOptions(users=150, tweets_per_user=3, seconds=2.0, open_seconds=2.0),
     redis=redis_ceilings.QUICK,
+    recovery_events=50_000,
 )
-SCENARIOS = ("actors", "write", "feed", "read", "http", "redis", "capacity")
+SCENARIOS = ("actors", "write", "feed", "read", "recovery", "http", "redis", "capacity")
 
 
 def scenario_steps(
@@ -89,6 +91,10 @@ def scenario_steps(
             lambda _: read.section(
                 sizes.read_users, sizes.read_tweets, sizes.read_reads, sizes.burst
             ),
+        ),
+        (
+            "recovery",
+            lambda _: recovery.section(sizes.recovery_events, sizes.tweets // 4, sizes.repeat),
         ),
         ("http", lambda _: over_http.section(sizes.http, say)),
         ("capacity", partial(capacity_section, redis=redis)),

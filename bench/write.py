@@ -12,10 +12,12 @@ from __future__ import annotations
 import statistics
 import time
 from functools import partial
+from pathlib import Path
 
 import trio
 
 from actors import ActorSystem, SupervisorSpec
+from chirp.backends import open_backends
 from chirp.config import Settings
 from chirp.server import assemble
 from storage.memory import MemoryEventLog
@@ -26,20 +28,23 @@ from .results import Section
 USERS = 1_000
 
 
-async def with_chirp(body):  # type: ignore[no-untyped-def]
-    chirp = assemble(
-        Settings(
-            admin_token="bench-admin-token-0123456789", password_memory_kib=64, password_time_cost=1
-        )
+async def with_chirp(body, data_dir: Path | None = None):  # type: ignore[no-untyped-def]
+    settings = Settings(
+        admin_token="bench-admin-token-0123456789",
+        password_memory_kib=64,
+        password_time_cost=1,
+        data_dir=data_dir,
     )
-    async with trio.open_nursery() as nursery:
-        await nursery.start(chirp.system.run)
-        rate = await body(chirp)
-        await chirp.system.shutdown()
+    async with open_backends(settings) as backends:
+        chirp = assemble(settings, backends=backends)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(chirp.system.run)
+            rate = await body(chirp)
+            await chirp.system.shutdown()
     return rate
 
 
-async def tweets_per_second(tweets: int, writers: int) -> float:
+async def tweets_per_second(tweets: int, writers: int, data_dir: Path | None = None) -> float:
     async def body(chirp) -> float:  # type: ignore[no-untyped-def]
         people = []
         for n in range(USERS):
@@ -60,7 +65,7 @@ async def tweets_per_second(tweets: int, writers: int) -> float:
                 load.start_soon(writer, index)
         return tweets / (time.perf_counter() - started)
 
-    return await with_chirp(body)
+    return await with_chirp(body, data_dir)
 
 
 async def publishes_per_second(events: int, writers: int) -> float:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from actors import ActorSpec, ActorSystem, SupervisorSpec
 from chirp.config import Settings
+from chirp.ids import last_id_at
 from storage.cache_ttl import CacheTTL
+from storage.durable import DurableStores
 from storage.memory import (
     MemoryActivityStore,
     MemoryEngagementStore,
@@ -38,6 +43,7 @@ from storage.protocols import (
     TweetStore,
     UserStore,
 )
+from storage.search_index import SearchIndex
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,15 @@ class Backends:
     worker_lease: Any = None
     #: Every store lives in a server that outlives this process.
     shared: bool = False
+    #: Every id this process makes must be above this one: the highest the stores kept
+    #: in a data directory hold (0: nothing was recovered).
+    id_floor: int = 0
+    #: The search index, when it is kept on disk (None: `assemble` makes one in memory).
+    search_index: SearchIndex | None = None
+    #: The key that signs tokens when the settings give none (None: one per process).
+    jwt_secret: str | None = None
+    #: The stores' journal and snapshots, with ``settings.data_dir``.
+    durable: DurableStores | None = None
 
 
 def cache_ttl(settings: Settings) -> CacheTTL:
@@ -121,6 +136,8 @@ async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
     before anything starts. The rest are embedded."""
     backends = embedded(settings)
     async with AsyncExitStack() as stack:
+        if settings.data_dir is not None:
+            await _open_durable(stack, settings.data_dir, settings, backends)
         if settings.users != "memory":
             await _open_postgres(stack, settings, backends)
         if settings.tweets != "memory":
@@ -143,6 +160,70 @@ async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
             settings.log,
         )
         yield backends
+
+
+async def _open_durable(
+    stack: AsyncExitStack, directory: Path, settings: Settings, backends: Backends
+) -> None:
+    """The embedded stores recovered from ``directory`` and journaled there from now on,
+    the search index kept beside them, and tokens that outlive the process."""
+    tweets, notifications, log = backends.tweets, backends.notifications, backends.log
+    assert isinstance(tweets, MemoryTweetStore)
+    assert isinstance(notifications, MemoryNotificationStore)
+    assert isinstance(log, MemoryEventLog)
+    stores = kept_stores(backends)
+    durable = await stack.enter_async_context(
+        DurableStores.open(directory, stores, snapshot_every=settings.snapshot_every)  # type: ignore[arg-type]
+    )
+    intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
+    # First in the tree, so that it stops after everything that writes.
+    durable_part = TreePart(durable.supervisor_spec(**intensity), durable.attach)
+    backends.parts = {"durable": durable_part, **backends.parts}
+    backends.durable = durable
+    # Ids are made from the clock: one set back across the restart must not repeat one.
+    # A deleted tweet's id is gone from the store, but its deletion was logged after it.
+    newest_record_ms = int(log.newest_timestamp() * 1000)
+    backends.id_floor = max(
+        tweets.newest_id(), notifications.newest_id(), last_id_at(newest_record_ms)
+    )
+    backends.token_context, backends.jwt_secret = token_identity(directory)
+    index = await stack.enter_async_context(SearchIndex.open(directory / "search"))
+    index.settle = durable.settled
+    backends.search_index = index
+
+
+def kept_stores(backends: Backends) -> dict[str, Any]:
+    """The embedded stores a data directory keeps, by the names its journal gives them:
+    everything but the caches, rate limits and activity, which are rebuilt or refilled."""
+    return {
+        "users": backends.users,
+        "graph": backends.graph,
+        "tweets": backends.tweets,
+        "engagement": backends.engagement,
+        "notifications": backends.notifications,
+        "trends": backends.trends,
+        "log": backends.log,
+    }
+
+
+def token_identity(directory: Path) -> tuple[str, str]:
+    """The token context and signing key kept in ``directory`` (made on first use, readable
+    by this user alone): the accounts outlive the process there, and so do their tokens."""
+    path = directory / "tokens.json"
+    if not path.exists():
+        identity = {
+            "context": f"memory:{secrets.token_hex(8)}",
+            "secret": secrets.token_urlsafe(32),
+        }
+        temporary = path.with_name(path.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(identity, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    identity = json.loads(path.read_text())
+    return identity["context"], identity["secret"]
 
 
 async def _open_postgres(stack: AsyncExitStack, settings: Settings, backends: Backends) -> None:

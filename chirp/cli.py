@@ -51,6 +51,13 @@ def parser() -> argparse.ArgumentParser:
         "keeps it out of the process list; generated and printed when unset)",
     )
     run.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="PATH",
+        help="keep the embedded stores in PATH so they survive a restart, kill -9 included "
+        "(CHIRP_DATA_DIR; default: in memory only)",
+    )
+    run.add_argument(
         "--partitions",
         action="append",
         metavar="TOPIC=N",
@@ -112,6 +119,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
             ("port", args.port),
             ("log_level", args.log_level),
             ("admin_token", args.admin_token),
+            ("data_dir", args.data_dir),
         )
         if value is not None
     }

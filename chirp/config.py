@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     #: A partition's consumer lease (several processes sharing a Redis log): renewed
     #: every third of this, taken over by another process once it lapses.
     lease_seconds: PositiveFloat = 10.0
+    #: Where the embedded stores are kept so that every acknowledged write survives a
+    #: restart, ``kill -9`` included: a journal, snapshots and the search index. None:
+    #: in memory only, gone with the process. Embedded stores only.
+    data_dir: Path | None = None
+    #: With ``data_dir``: journal entries after which the stores are snapshotted (and the
+    #: journal before the snapshot deleted), so a start-up replays at most about this many.
+    snapshot_every: PositiveInt = 200_000
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -199,6 +206,15 @@ class Settings(BaseSettings):
             raise ValueError("trend_regions must include global: every tweet counts there")
         if set(self.trend_regions) & set(self.trend_categories):
             raise ValueError("a trending table cannot be both a region and a category")
+        servers = [name for name in BACKEND_SCHEMES if getattr(self, name) != "memory"]
+        if self.data_dir is not None and servers:
+            # The servers keep their own data, by their own settings; a data directory
+            # beside them would hold half a state.
+            raise ValueError(
+                f"data_dir keeps the embedded stores, but {', '.join(servers)} "
+                f"{'is' if len(servers) == 1 else 'are'} configured on a server: use one or "
+                "the other"
+            )
         if self.users != "memory" and self.jwt_secret is None:
             # Tokens signed with a key made at start-up die with the process, while the
             # accounts they stand for live on in the shared database.

@@ -45,6 +45,14 @@ class SnowflakeGenerator:
         self.worker_id = worker_id
         self._last_ms, self._sequence = self._last_ms + 1, -1
 
+    def start_above(self, floor: int) -> None:
+        """Make every later id greater than ``floor`` (the highest id a restarted process
+        finds in its stores), whatever the clock says: a clock set back, or ids borrowed
+        from the future before the restart, would otherwise repeat one."""
+        floor_ms = floor >> (WORKER_BITS + SEQUENCE_BITS)
+        if floor_ms >= self._last_ms:
+            self._last_ms, self._sequence = floor_ms, MAX_SEQUENCE
+
     def next_id(self) -> int:
         now = self._clock_ms() - CHIRP_EPOCH_MS
         if now > self._last_ms:
@@ -65,6 +73,13 @@ class SnowflakeGenerator:
 def timestamp_ms(snowflake: int) -> int:
     """Milliseconds since the Unix epoch at which ``snowflake`` was made."""
     return (snowflake >> (WORKER_BITS + SEQUENCE_BITS)) + CHIRP_EPOCH_MS
+
+
+def last_id_at(unix_ms: int) -> int:
+    """The greatest id any worker can make in the millisecond ``unix_ms`` (0 before the
+    epoch)."""
+    ms = min(max(unix_ms - CHIRP_EPOCH_MS, -1), MAX_TIME)
+    return (ms + 1 << (WORKER_BITS + SEQUENCE_BITS)) - 1 if ms >= 0 else 0
 
 
 def created_at(snowflake: int) -> datetime:

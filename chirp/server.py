@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from storage.consumer import consumer_tree
 from storage.follower import Positions
 from storage.protocols import EventLog
 from storage.search_index import SearchIndex
+
+logger = logging.getLogger("chirp")
 
 
 @dataclass(frozen=True)
@@ -98,13 +101,19 @@ def assemble(
     """Build the supervision tree (without HTTP) and the app over ``backends`` (opened by
     `chirp.backends.open_backends`; all embedded when None). ``now`` is the services'
     clock (tests pass one they can move). Without ``consumers`` the consumer groups wait
-    for `Chirp.start_consumers` (loading a backlog first)."""
+    for `Chirp.start_consumers` (loading a backlog first). With ``settings.data_dir``,
+    ``backends`` must be given (`ValueError` otherwise): opening them recovers the stores."""
+    if backends is None and settings.data_dir is not None:
+        raise ValueError("a data_dir is recovered by open_backends(); pass its backends")
     stores = embedded(settings) if backends is None else backends
     log = stores.log
     generated = settings.admin_token is None
     admin_token = given_or_new(settings.admin_token)
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
-    jwt_secret = given_or_new(settings.jwt_secret)
+    if settings.jwt_secret is None and stores.jwt_secret is not None:
+        jwt_secret = stores.jwt_secret  # kept with the accounts, in their data directory
+    else:
+        jwt_secret = given_or_new(settings.jwt_secret)
     user_store, tweet_store, graph_store = stores.users, stores.tweets, stores.graph
     users = UserService(
         activity=stores.activity,
@@ -131,6 +140,7 @@ def assemble(
     # One generator for every id this process makes: two would repeat each other.
     worker_id = stores.worker_id if stores.worker_id is not None else settings.worker_id or 0
     ids = SnowflakeGenerator(worker_id, clock_ms=lambda: int(now().timestamp() * 1000))
+    ids.start_above(stores.id_floor)
     if stores.worker_lease is not None:
         stores.worker_lease.moved = ids.become
     hub = Hub() if stores.broadcast is None else RelayedHub(*stores.broadcast)
@@ -178,9 +188,14 @@ def assemble(
         cache_seconds=settings.trend_cache_seconds,
     )
     trending_workers = TrendingWorkers(log, trending, rescore_every=settings.trend_rescore_seconds)
+    index = SearchIndex() if stores.search_index is None else stores.search_index
+    applied = Positions(log, SEARCH_TOPICS)
+    if index.saved is not None and not applied.resume(index.saved):
+        logger.warning("the search index was written with other partitions: fed again from 0")
+    index.bookmark = applied.saved
     search = SearchService(
-        index=SearchIndex(),
-        applied=Positions(log, SEARCH_TOPICS),
+        index=index,
+        applied=applied,
         users=user_store,
         tweet_service=tweets,
         user_service=users,

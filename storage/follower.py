@@ -32,6 +32,20 @@ class Positions:
         self.next: dict[str, list[int]] = {t: [0] * log.topics[t] for t in topics}
         self.ends: dict[str, list[int]] = {t: [0] * log.topics[t] for t in topics}
 
+    def saved(self) -> dict[str, list[int]]:
+        """The next offsets, copied: what an index saves with each commit."""
+        return {topic: list(offsets) for topic, offsets in self.next.items()}
+
+    def resume(self, saved: dict[str, list[int]]) -> bool:
+        """Carry on from ``saved`` (what `saved` gave before a restart); False, keeping
+        the positions, if its topics or partition counts are not these."""
+        shapes = {topic: len(offsets) for topic, offsets in self.next.items()}
+        if {topic: len(offsets) for topic, offsets in saved.items()} != shapes:
+            return False
+        for topic, offsets in saved.items():
+            self.next[topic][:] = offsets  # in place: followers hold these lists
+        return True
+
     async def lag(self, log: EventLog) -> int:
         """Records published and not applied yet, asked of the log now."""
         return sum((await self.lags(log)).values())

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import tantivy
 import trio
 from sortedcontainers import SortedDict
+
+from storage.durable import latest_snapshot, prune_snapshots, records_codec, write_snapshot
 
 WRITER_HEAP = 15_000_000  # bytes per writer: tantivy's floor; the commits are small
 DEEPEST = 1000  # results a query can page through: relevance is re-sorted in that window
@@ -60,7 +64,15 @@ class SearchIndex:
 
     Tweet events arrive on several topics, in any order, perhaps twice: each document
     carries its tweet's version and only a newer one replaces it; a deleted tweet's
-    version is above every other, so nothing brings it back."""
+    version is above every other, so nothing brings it back.
+
+    On disk (`SearchIndex.open`), each commit is followed by a state file beside the index:
+    the versions and hashtag counts, and ``bookmark()`` as it was just before the commit
+    (the indexer's log positions), read back as `saved` on the next open. It is written
+    whole each time, in a worker thread: its size grows with the tweets indexed. A crash
+    between the two leaves the index ahead of its state file, never behind: what the
+    positions say is still to do is done again, and each tweet document is deleted by id
+    before it is added, so doing it again adds nothing twice."""
 
     def __init__(self, path: Path | None = None) -> None:
         self._tweets = _open(_tweet_schema(), path and path / "tweets")
@@ -70,13 +82,48 @@ class SearchIndex:
         self._versions = _Versions()
         self._hashtags: SortedDict = SortedDict()  # tag -> live tweets using it
         self._dirty = False
+        self._path = path
+        self._commits = 0
+        #: On disk: what ``bookmark`` gave at the commit the index was opened at (None
+        #: for a new index, or one in memory).
+        self.saved: Any = None
+        #: On disk: called just before each commit; what it returns is saved with it.
+        self.bookmark: Callable[[], Any] = lambda: None
+        #: On disk: awaited before each commit, so that the index never holds more than
+        #: what it was fed from survives (the durable log waits for its journal there).
+        self.settle: Callable[[], Awaitable[None]] | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path) -> AsyncIterator[SearchIndex]:
+        """The index kept in the folder ``path`` (created if missing), as of its last
+        commit and state file; its writers are closed on the way out (what was not
+        committed is dropped) and the folder is free for another. Raises `ValueError` if
+        another writer, in this process or another, holds the folder."""
+        index = await trio.to_thread.run_sync(cls, path)
+        try:
+            found = await latest_snapshot(path / "state", codec=_CODEC)
+            if found is not None:
+                index._commits, state = found
+                index.saved = state["bookmark"]
+                index._versions = _Versions(state["held"], state["tags"])
+                index._hashtags = SortedDict(state["hashtags"])
+            yield index
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(index._close)
+
+    def _close(self) -> None:
+        self._tweet_writer.wait_merging_threads()
+        self._user_writer.wait_merging_threads()
 
     def put_tweets(self, docs: Iterable[TweetDoc]) -> None:
         versions, schema = self._versions, self._tweets.schema
         for doc in docs:
             if versions.held.get(doc.tweet_id, -1) >= doc.version:
                 continue
-            if doc.tweet_id in versions.held:
+            # On disk, the index may hold a document its state file does not know of.
+            if doc.tweet_id in versions.held or self._path is not None:
                 self._tweet_writer.delete_documents_by_query(
                     tantivy.Query.term_query(schema, "tweet_id", doc.tweet_id)
                 )
@@ -120,7 +167,23 @@ class SearchIndex:
         if not self._dirty:
             return
         self._dirty = False
+        if self._path is None:
+            await trio.to_thread.run_sync(self._commit)
+            return
+        if self.settle is not None:
+            await self.settle()
+        # Copied with no checkpoint before the commit starts: only this writer adds.
+        state = {
+            "bookmark": self.bookmark(),
+            "held": dict(self._versions.held),
+            "tags": dict(self._versions.tags),
+            "hashtags": dict(self._hashtags),
+        }
         await trio.to_thread.run_sync(self._commit)
+        self._commits += 1
+        folder = self._path / "state"
+        await write_snapshot(folder, self._commits, state, codec=_CODEC)
+        await prune_snapshots(folder, keep=2)
 
     def _commit(self) -> None:
         self._tweet_writer.commit()
@@ -186,6 +249,9 @@ class SearchIndex:
                 self._hashtags[tag] = left
             else:
                 self._hashtags.pop(tag, None)
+
+
+_CODEC = records_codec(())
 
 
 def _ranked(

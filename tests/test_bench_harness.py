@@ -35,6 +35,7 @@ TINY = everything.Sizes(
     redis=redis_ceilings.Sizes(
         requests=5_000, pages=500, uses=2_000, fanout_users=300, fanout_tweets=50, repeat=1
     ),
+    recovery_events=2_000,
 )
 
 

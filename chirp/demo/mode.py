@@ -30,8 +30,8 @@ EMBEDDED_ONLY = ("users", "tweets", "cache", "log")
 
 def demo_settings(settings: Settings) -> Settings:
     """``settings`` for demo mode: trending livelier (`LIVELY_TRENDS`, where not set
-    otherwise). Raises `ValueError` when a store is configured on a server: the demo
-    fills a fresh embedded chirp, never a shared database."""
+    otherwise). Raises `ValueError` when a store is configured on a server or kept in a
+    data directory: the demo fills a fresh embedded chirp, never a saved one."""
     servers = [name for name in EMBEDDED_ONLY if getattr(settings, name) != "memory"]
     if servers:
         names = ", ".join(f"CHIRP_{name.upper()}" for name in servers)
@@ -39,6 +39,10 @@ def demo_settings(settings: Settings) -> Settings:
             f"--demo runs on the embedded stores only, but {', '.join(servers)} "
             f"{'is' if len(servers) == 1 else 'are'} configured on a server; "
             f"unset {names} (or the config file's keys) to run the demo"
+        )
+    if settings.data_dir is not None:
+        raise ValueError(
+            "--demo seeds a fresh chirp in memory; it does not run with --data-dir (CHIRP_DATA_DIR)"
         )
     defaults = Settings.model_fields
     lively = {

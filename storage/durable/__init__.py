@@ -3,7 +3,7 @@
 Start-up loads `latest_snapshot`, opens the `Journal` and replays it after the snapshot's
 seq; every mutation is then `Journal.append`\\ ed as it is applied and acknowledged once
 `Journal.durable` returns; from time to time a snapshot lets `Journal.truncate_before` drop
-the segments it covers.
+the segments it covers. `DurableStores` does all of that for chirp's embedded stores.
 """
 
 from .codec import Codec as Codec
@@ -15,6 +15,11 @@ from .journal import JournalCorrupt as JournalCorrupt
 from .journal import JournalError as JournalError
 from .journal import JournalFailed as JournalFailed
 from .journal import JournalInUse as JournalInUse
+from .records import records_codec as records_codec
 from .snapshots import latest_snapshot as latest_snapshot
 from .snapshots import prune_snapshots as prune_snapshots
+from .snapshots import snapshot_seqs as snapshot_seqs
 from .snapshots import write_snapshot as write_snapshot
+from .stores import DurableStores as DurableStores
+from .stores import Recovery as Recovery
+from .stores import RecoveryFailed as RecoveryFailed

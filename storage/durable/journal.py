@@ -232,12 +232,23 @@ class Journal:
         ``max_frame_bytes``; nothing is journaled then. Memory: entries wait here until the
         flusher takes them, so a caller that does not await `durable` can outrun the disk."""
         self._raise_if_failed()
+        return self.append_encoded(self.encode(value))
+
+    def encode(self, value: Any) -> bytes:
+        """The payload `append` would journal for ``value``, without journaling it: a caller
+        that must know an entry will be taken before it changes anything encodes first, then
+        changes, then `append_encoded`\\ s. Raises `TypeError` and `ValueError` as `append`."""
         payload = self._codec.pack(value)
         if len(payload) > self._max_frame_bytes:
             raise ValueError(
                 f"a journal entry of {len(payload)} bytes exceeds max_frame_bytes "
                 f"({self._max_frame_bytes})"
             )
+        return payload
+
+    def append_encoded(self, payload: bytes) -> int:
+        """`append` for a payload from `encode`: raises only `JournalFailed`."""
+        self._raise_if_failed()
         self._pending.append(encode_frame(payload))
         seq = self._next_seq
         self._next_seq += 1

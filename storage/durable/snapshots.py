@@ -81,6 +81,16 @@ async def prune_snapshots(
     return await trio.to_thread.run_sync(partial(_prune, Path(directory), keep, fsync))
 
 
+async def snapshot_seqs(directory: os.PathLike[str] | str) -> list[int]:
+    """The seqs of the snapshots in ``directory``, oldest first (unread: a damaged one
+    counts); none if there is no such directory."""
+    return await trio.to_thread.run_sync(partial(_seqs, Path(directory)))
+
+
+def _seqs(directory: Path) -> list[int]:
+    return sorted(_listing(directory)[0]) if directory.is_dir() else []
+
+
 def _write(directory: Path, seq: int, state: Any, *, fsync: Fsync, codec: Codec) -> Path:
     payload = codec.pack(state)
     if not directory.is_dir():

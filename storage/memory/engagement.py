@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from storage.timing import timed
 
@@ -11,6 +12,15 @@ from storage.timing import timed
 class MemoryEngagementStore:
     """An `EngagementStore`: per tweet, the users who liked it and, for each user who
     retweeted it, the id of their retweet."""
+
+    #: The calls that change the store, which the durable mode journals (storage.durable).
+    MUTATIONS: ClassVar[tuple[str, ...]] = (
+        "like",
+        "unlike",
+        "retweet",
+        "unretweet",
+        "forget_tweet",
+    )
 
     def __init__(self) -> None:
         self._likes: dict[int, set[int]] = {}
@@ -59,3 +69,15 @@ class MemoryEngagementStore:
     async def forget_tweet(self, tweet_id: int) -> list[int]:
         self._likes.pop(tweet_id, None)
         return list(self._retweets.pop(tweet_id, {}).values())
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Likers and retweeters per tweet, copied (the sets and maps change in place)."""
+        return {
+            "likes": {t: sorted(users) for t, users in self._likes.items()},
+            "retweets": {t: dict(users) for t, users in self._retweets.items()},
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Load what `snapshot_state` gave into this store, which holds nothing yet."""
+        self._likes.update((t, set(users)) for t, users in state["likes"].items())
+        self._retweets.update(state["retweets"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -23,7 +23,7 @@ from actors import (
 from storage.partitioning import partition_for
 from storage.protocols import Fetched, LogUnavailable, Record, UnknownTopic
 
-from .partition import ENFORCE_RETENTION, PartitionActor, PartitionLog, Retention
+from .partition import ENFORCE_RETENTION, ChangeHook, PartitionActor, PartitionLog, Retention
 
 
 class MemoryEventLog:
@@ -36,7 +36,7 @@ class MemoryEventLog:
     Kafka keeps them in ``__consumer_offsets`` rather than in its consumers.
 
     Build the actors with `supervisor_spec`, then `attach` the system built from it before
-    publishing.
+    publishing. `journal_to` makes it durable.
     """
 
     def __init__(
@@ -62,6 +62,8 @@ class MemoryEventLog:
         self._refs: dict[str, list[ActorRef]] = {}
         self._committed: dict[tuple[str, str, int], int] = {}
         self._pack = msgpack.Packer().pack
+        self._record: ChangeHook | None = None
+        self._durable: Callable[[int], Awaitable[None]] | None = None
 
     @property
     def topics(self) -> Mapping[str, int]:
@@ -112,6 +114,9 @@ class MemoryEventLog:
             offset = await refs[partition].ask((str(key), payload), timeout=self._publish_timeout)
         except AskFailed as exc:
             raise LogUnavailable(f"{topic}[{partition}] did not acknowledge: {exc}") from exc
+        if self._durable is not None:
+            # Journaled as it was appended; appended since, perhaps, but never before.
+            await self._durable(self._partitions[topic][partition].last_seq)
         return partition, offset
 
     async def fetch(
@@ -149,6 +154,8 @@ class MemoryEventLog:
                 f"offset {offset} is outside {topic}[{partition}] (0..{log.end_offset})"
             )
         self._committed[(group, topic, partition)] = offset
+        if self._record is not None and self._durable is not None:
+            await self._durable(self._record("commit_at", [group, topic, partition, offset]))
 
     async def committed(self, group: str, topic: str, partition: int) -> int:
         self._partition(topic, self._logs(topic), partition)
@@ -175,6 +182,63 @@ class MemoryEventLog:
         reader = OffsetMember(self, group, topic, partitions)
         await reader.start()
         yield reader
+
+    def journal_to(self, record: ChangeHook, durable: Callable[[int], Awaitable[None]]) -> None:
+        """Make the log durable: from now on every append, retention trim and commit is
+        reported to ``record`` as it is made (as the name of the ``*_at`` method that
+        replays it and its arguments; it answers a journal seq), and `publish` and `commit`
+        return only once ``durable`` of that seq has."""
+        self._record, self._durable = record, durable
+        for logs in self._partitions.values():
+            for log in logs:
+                log.on_change = record
+
+    def append_at(
+        self, topic: str, partition: int, key: str, payload: bytes, timestamp: float
+    ) -> None:
+        """Replay an append, as journaled."""
+        self._partitions[topic][partition].append(key, payload, timestamp)
+
+    def trim_at(self, topic: str, partition: int, start: int) -> None:
+        """Replay a retention trim, as journaled."""
+        self._partitions[topic][partition].trim_to(start)
+
+    def commit_at(self, group: str, topic: str, partition: int, offset: int) -> None:
+        """Replay a commit, as journaled."""
+        self._committed[(group, topic, partition)] = offset
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Every partition's retained records (`PartitionLog.snapshot_state`) and the
+        committed offsets, in containers nothing else changes."""
+        return {
+            "partitions": {
+                topic: [log.snapshot_state() for log in logs]
+                for topic, logs in self._partitions.items()
+            },
+            "committed": [[*key, offset] for key, offset in self._committed.items()],
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Load what `snapshot_state` gave into this log, which holds nothing yet. Raises
+        `ValueError` if the topics or their partition counts differ from this log's: the
+        records are placed by key, so a changed count would misplace every one."""
+        counts = {topic: len(held) for topic, held in state["partitions"].items()}
+        if counts != self._topics:
+            raise ValueError(
+                f"the saved log has the partitions {counts}, but chirp is configured with "
+                f"{dict(self._topics)}: start it with the partitions it was written with"
+            )
+        for topic, held in state["partitions"].items():
+            for log, partition in zip(self._partitions[topic], held, strict=True):
+                log.restore_state(partition)
+        self._committed = {(g, t, p): offset for g, t, p, offset in state["committed"]}
+
+    def newest_timestamp(self) -> float:
+        """When the newest record retained by any partition was appended (0.0 if none)."""
+        return max(
+            (log.newest_timestamp for logs in self._partitions.values() for log in logs),
+            default=0.0,
+        )
 
     def _logs(self, topic: str) -> list[PartitionLog]:
         try:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import islice
+from typing import Any, ClassVar
 
 from sortedcontainers import SortedList
 
@@ -17,6 +18,9 @@ from storage.timing import timed
 class MemoryGraphStore:
     """A `GraphStore`: each edge gets a rising sequence number, which orders the lists
     (newest first) and serves as their cursor."""
+
+    #: The calls that change the store, which the durable mode journals (storage.durable).
+    MUTATIONS: ClassVar[tuple[str, ...]] = ("follow", "unfollow", "load")
 
     def __init__(self) -> None:
         self._edges: dict[tuple[int, int], int] = {}
@@ -76,6 +80,27 @@ class MemoryGraphStore:
     async def counts(self, user_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         followers, following = self._followers, self._following
         return {i: (len(followers.get(i, ())), len(following.get(i, ()))) for i in user_ids}
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Every edge with its sequence number, flat, and the sequence: the lists are
+        rebuilt from them (`restore_state`)."""
+        return {
+            "edges": [(*edge, sequence) for edge, sequence in self._edges.items()],
+            "sequence": self._sequence,
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Load what `snapshot_state` gave into this store, which holds nothing yet."""
+        followers: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+        following: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+        for follower_id, followee_id, sequence in state["edges"]:
+            self._edges[follower_id, followee_id] = sequence
+            followers[followee_id].append((sequence, follower_id))
+            following[follower_id].append((sequence, followee_id))
+        for lists, built in ((self._followers, followers), (self._following, following)):
+            for user_id, items in built.items():
+                lists[user_id] = SortedList(items)
+        self._sequence = state["sequence"]
 
 
 def _page(edges: SortedList | None, limit: int, before: int | None) -> Page:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from sortedcontainers import SortedDict
 
@@ -16,6 +17,9 @@ INBOX = 1000  # notifications kept per user; the oldest go first
 @timed
 class MemoryNotificationStore:
     """A `NotificationStore`: per user, notifications by id and the keys they came from."""
+
+    #: The calls that change the store, which the durable mode journals (storage.durable).
+    MUTATIONS: ClassVar[tuple[str, ...]] = ("add", "mark_read", "set_preferences")
 
     def __init__(self) -> None:
         self._inboxes: defaultdict[int, SortedDict] = defaultdict(SortedDict)
@@ -64,3 +68,24 @@ class MemoryNotificationStore:
 
     async def set_preferences(self, user_id: int, preferences: NotificationPreferences) -> None:
         self._preferences[user_id] = preferences
+
+    def newest_id(self) -> int:
+        """The highest notification id held (0 for none)."""
+        return max((inbox.peekitem(-1)[0] for inbox in self._inboxes.values() if inbox), default=0)
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Inboxes, read marks and preferences, in containers of its own (the records are
+        immutable); the keys are rebuilt from the inboxes (`restore_state`)."""
+        return {
+            "inboxes": {u: list(inbox.values()) for u, inbox in self._inboxes.items()},
+            "read": dict(self._read),
+            "preferences": dict(self._preferences),
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Load what `snapshot_state` gave into this store, which holds nothing yet."""
+        for user_id, notifications in state["inboxes"].items():
+            self._inboxes[user_id] = SortedDict((n.notification_id, n) for n in notifications)
+            self._keys[user_id] = {n.key for n in notifications}
+        self._read.update(state["read"])
+        self._preferences.update(state["preferences"])

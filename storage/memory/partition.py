@@ -48,12 +48,21 @@ class _Segment:
         self.size = 0
 
 
+#: Told of each change to a partition, as it is made: the method of `MemoryEventLog` that
+#: replays it and its arguments; answers the change's journal seq (storage.durable).
+ChangeHook = Callable[[str, list[Any]], int]
+
+
 class PartitionLog:
     """The records a partition retains: what its disk would hold. It outlives the partition
     actor, so killing the actor loses nothing already appended.
 
     Readers may read at any time; only the partition actor appends, so appends stay in one
     order. Readers waiting for new records register a `trio.Event` in ``waiters``.
+
+    With ``on_change`` set, every append and every trim is reported to it, synchronously,
+    as it is made (the durable mode journals them); ``last_seq`` is what it answered for
+    the latest append.
     """
 
     def __init__(self, topic: str, partition: int, retention: Retention) -> None:
@@ -65,6 +74,8 @@ class PartitionLog:
         self.end_offset = 0
         self.size = 0
         self.waiters: set[trio.Event] = set()
+        self.on_change: ChangeHook | None = None
+        self.last_seq = 0
 
     @property
     def start_offset(self) -> int:
@@ -87,6 +98,10 @@ class PartitionLog:
         self.size += cost
         offset = self.end_offset
         self.end_offset += 1
+        if self.on_change is not None:
+            self.last_seq = self.on_change(
+                "append_at", [self.topic, self.partition, key, payload, timestamp]
+            )
         if self.waiters:
             for event in self.waiters:
                 event.set()
@@ -135,7 +150,59 @@ class PartitionLog:
             if not self._segments:
                 self._segments.append(_Segment(self.end_offset))
                 self._bases.append(self.end_offset)
+        if dropped and self.on_change is not None:
+            self.on_change("trim_at", [self.topic, self.partition, self.start_offset])
         return dropped
+
+    def trim_to(self, start: int) -> None:
+        """Drop every record below offset ``start`` (at most `end_offset`), as retention
+        did: how a journaled trim is replayed."""
+        start = min(start, self.end_offset)
+        while self._segments[0].base < start:
+            oldest = self._segments[0]
+            cut = min(start - oldest.base, len(oldest.keys))
+            if cut == len(oldest.keys) and len(self._segments) > 1:
+                self.size -= oldest.size
+                del self._segments[0]
+                del self._bases[0]
+                continue
+            # Where the trim falls inside a segment (one the retention rules cut differently
+            # when the journal was written), or empties the newest: keep the rest of it.
+            rest = _Segment(oldest.base + cut)
+            rest.keys, rest.timestamps = oldest.keys[cut:], oldest.timestamps[cut:]
+            rest.payloads = oldest.payloads[cut:]
+            rest.size = sum(map(len, rest.keys)) + sum(map(len, rest.payloads))
+            self.size -= oldest.size - rest.size
+            self._segments[0], self._bases[0] = rest, rest.base
+
+    def snapshot_state(self) -> list[Any]:
+        """``[end_offset, [[base, keys, timestamps, payloads], …]]``: the retained records by
+        segment. Every segment but the newest is never written again, so only the newest is
+        copied."""
+        *sealed, newest = self._segments
+        segments = [[s.base, s.keys, s.timestamps, s.payloads] for s in sealed]
+        segments.append(
+            [newest.base, list(newest.keys), list(newest.timestamps), list(newest.payloads)]
+        )
+        return [self.end_offset, segments]
+
+    def restore_state(self, state: list[Any]) -> None:
+        """Load what `snapshot_state` gave into this partition, which holds nothing yet."""
+        self.end_offset, held = state
+        self._segments, self._bases, self.size = [], [], 0
+        for base, keys, timestamps, payloads in held:
+            segment = _Segment(base)
+            segment.keys, segment.timestamps, segment.payloads = keys, timestamps, payloads
+            segment.size = sum(map(len, keys)) + sum(map(len, payloads))
+            self._segments.append(segment)
+            self._bases.append(base)
+            self.size += segment.size
+
+    @property
+    def newest_timestamp(self) -> float:
+        """When the newest record retained was appended (0.0 if none is)."""
+        newest = self._segments[-1]
+        return newest.timestamps[-1] if newest.timestamps else 0.0
 
 
 ENFORCE_RETENTION = "enforce-retention"

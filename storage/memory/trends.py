@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from sortedcontainers import SortedKeyList
 
@@ -25,6 +26,10 @@ class _Table:
 class MemoryTrendStore:
     """A `TrendStore`. Each table's trends sit in a list sorted by score (what a Redis
     ZSET gives ZREVRANGE); its tweets are indexed by hashtag."""
+
+    #: The calls that change the store, which the durable mode journals (storage.durable):
+    #: ``uses`` too, which forgets the uses older than it is asked for.
+    MUTATIONS: ClassVar[tuple[str, ...]] = ("set_uses", "uses", "replace")
 
     def __init__(self) -> None:
         self._tables: defaultdict[str, _Table] = defaultdict(_Table)
@@ -63,6 +68,24 @@ class MemoryTrendStore:
     async def top(self, table: str, limit: int) -> list[Trend]:
         held = self._tables.get(table)
         return [] if held is None else list(held.trends[:limit])
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Per table, the tweets' tags and the trends, in containers of its own (the
+        records are immutable); the hashtag index is rebuilt (`restore_state`)."""
+        return {
+            name: {"tweets": list(table.tweets.values()), "trends": list(table.trends)}
+            for name, table in self._tables.items()
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Load what `snapshot_state` gave into this store, which holds nothing yet."""
+        for name, held in state.items():
+            table = self._tables[name]
+            for tweet in held["tweets"]:
+                table.tweets[tweet.tweet_id] = tweet
+                for hashtag in tweet.hashtags:
+                    table.by_tag[hashtag].add(tweet.tweet_id)
+            table.trends = SortedKeyList(held["trends"], key=_rank)
 
     @staticmethod
     def _untag(by_tag: defaultdict[str, set[int]], tweet: TweetTags) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from itertools import islice
+from typing import Any, ClassVar
 
 from sortedcontainers import SortedList
 
@@ -16,6 +17,9 @@ from storage.timing import timed
 class MemoryTweetStore:
     """A `TweetStore`: tweets by id, and sorted id lists per author and per parent (a
     Snowflake sorts by time, so the lists are timelines)."""
+
+    #: The calls that change the store, which the durable mode journals (storage.durable).
+    MUTATIONS: ClassVar[tuple[str, ...]] = ("put", "edit", "delete")
 
     def __init__(self) -> None:
         self._tweets: dict[int, Tweet] = {}
@@ -95,6 +99,39 @@ class MemoryTweetStore:
         self, tag: str, *, limit: int, max_id: int | None = None, since_id: int | None = None
     ) -> list[Tweet]:
         return self._newest(self._by_tag.get(tag.casefold()), limit, max_id, since_id)
+
+    def newest_id(self) -> int:
+        """The highest tweet id held (0 for none)."""
+        return max(self._tweets, default=0)
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """The tweets and their edit histories, in containers of its own (the records are
+        immutable); `restore_state` rebuilds the timelines and indexes from them."""
+        return {
+            "tweets": list(self._tweets.values()),
+            "history": {i: list(versions) for i, versions in self._history.items()},
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Load what `snapshot_state` gave into this store, which holds nothing yet."""
+        by_user: defaultdict[int, list[int]] = defaultdict(list)
+        replies: defaultdict[int, list[int]] = defaultdict(list)
+        by_tag: defaultdict[str, list[int]] = defaultdict(list)
+        for tweet in state["tweets"]:
+            self._tweets[tweet.tweet_id] = tweet
+            by_user[tweet.user_id].append(tweet.tweet_id)
+            if tweet.reply_to is not None:
+                replies[tweet.reply_to].append(tweet.tweet_id)
+            for tag in {t.casefold() for t in tweet.hashtags}:
+                by_tag[tag].append(tweet.tweet_id)
+        for index, built in (
+            (self._by_user, by_user),
+            (self._replies, replies),
+            (self._by_tag, by_tag),
+        ):
+            for key, ids in built.items():
+                index[key] = SortedList(ids)
+        self._history.update(state["history"])
 
     def _index_tags(self, tweet: Tweet, *, add: bool) -> None:
         for tag in {t.casefold() for t in tweet.hashtags}:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any, ClassVar
 
 from chirp.model import User
 from storage.protocols import Duplicate
@@ -14,6 +15,14 @@ from storage.timing import timed
 @timed
 class MemoryUserStore:
     """A `UserStore` in dicts: ids count up from 1, as a database sequence does."""
+
+    #: The calls that change the store, which the durable mode journals (storage.durable).
+    MUTATIONS: ClassVar[tuple[str, ...]] = (
+        "create",
+        "delete",
+        "set_password_hash",
+        "update_profile",
+    )
 
     def __init__(self) -> None:
         self._users: dict[int, User] = {}
@@ -91,3 +100,21 @@ class MemoryUserStore:
         user = replace(self._users[user_id], **changes)
         self._users[user_id] = user
         return user
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """What the store holds, in containers of its own (the records are immutable);
+        `restore_state` rebuilds the indexes from it."""
+        return {
+            "users": list(self._users.values()),
+            "hashes": dict(self._hashes),
+            "next_id": self._next_id,
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Load what `snapshot_state` gave into this store, which holds nothing yet."""
+        for user in state["users"]:
+            self._users[user.user_id] = user
+            self._by_username[user.username.casefold()] = user.user_id
+            self._by_email[user.email.casefold()] = user.user_id
+        self._hashes.update(state["hashes"])
+        self._next_id = state["next_id"]
