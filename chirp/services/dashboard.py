@@ -6,7 +6,7 @@ point on a chart is the difference between two readings ``RATE_WINDOW`` seconds 
 as Prometheus's ``rate()`` and ``histogram_quantile()`` would give over that window.
 Readings are taken when the page asks (at most one a second), so the dashboard costs
 nothing while nobody watches it; the last ``HISTORY`` seconds of points are kept, so a
-page opened late still draws a few minutes of history.
+page opened or reloaded meanwhile draws them (after a longer gap, charts start afresh).
 """
 
 from __future__ import annotations

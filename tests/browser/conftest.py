@@ -84,7 +84,9 @@ def _listening_url(process: subprocess.Popen[str]) -> str:
     process that never gets there, which ends the read."""
     assert process.stdout is not None
     lines: list[str] = []
-    watchdog = _Watchdog(process, START_LIMIT)
+    watchdog = threading.Timer(START_LIMIT, process.kill)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         for line in process.stdout:
             lines.append(line.rstrip())
@@ -93,16 +95,6 @@ def _listening_url(process: subprocess.Popen[str]) -> str:
     finally:
         watchdog.cancel()
     raise AssertionError(f"chirp exited before listening: {lines}")
-
-
-class _Watchdog:
-    def __init__(self, process: subprocess.Popen[str], seconds: float) -> None:
-        self._timer = threading.Timer(seconds, process.kill)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
 
 
 # Per module, not per session: while Playwright lives, its loop is asyncio's running
