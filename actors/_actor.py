@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._errors import ActorCrashed, ActorUnavailable, AskFailed, AskTimeout
+from ._state import State
 
 if TYPE_CHECKING:
     from ._cell import ActorCell
@@ -180,7 +181,8 @@ class ActorRef:
 
         Raises `AskTimeout` when time runs out (the request is withdrawn: an actor that has
         not started it skips it), `ActorCrashed` when the actor ends while handling it,
-        `ActorUnavailable` when it is (or becomes) stopped for good. Cancelling the caller
+        `ActorUnavailable` when it is (or becomes) stopped for good, or at once while it is
+        backing off (`SupervisorSpec.backoff`). Cancelling the caller
         withdraws the request too.
         """
         deadline = _deadline(timeout)
@@ -193,6 +195,9 @@ class ActorRef:
 
     async def _send(self, request: Any, deadline: float, timeout: float | None) -> Ask:
         cell = self._cell
+        if cell.state is State.BACKOFF:
+            # No answer can come for seconds: the caller had better hear so now.
+            raise ActorUnavailable(f"{cell.name} is down until its subtree's backoff is over")
         message = Ask(request)
         try:
             try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
 from collections.abc import Callable
@@ -14,19 +13,12 @@ from ._actor import Actor, ActorRef, Ask
 from ._deadlines import AskDeadlines
 from ._errors import ActorKilled, ActorUnavailable, SupervisorGaveUp
 from ._spec import ActorSpec, ChildSpec, Restart
+from ._state import State
 
 if TYPE_CHECKING:
     from ._supervisor import SupervisorCell
 
 logger = logging.getLogger("actors")
-
-
-class State(enum.Enum):
-    STARTING = "starting"
-    RUNNING = "running"
-    RESTARTING = "restarting"  # down, and its supervisor (or an ancestor) will start it again
-    STOPPING = "stopping"
-    STOPPED = "stopped"  # down for good: nothing will start it again
 
 
 class Incarnable(Protocol):
@@ -97,6 +89,7 @@ class Cell:
         self.last_error: str | None = None
         self.finished = False  # ended in a way its supervisor accepts as final
         self.incarnation: Incarnation | None = None
+        self.started_at = -math.inf
 
     @property
     def name(self) -> str:
@@ -111,6 +104,7 @@ class Cell:
         if self.state is not State.RESTARTING:
             self.state = State.STARTING
         self.starts += 1
+        self.started_at = trio.current_time()
         self.finished = False
         incarnation = Incarnation(self)
         self.incarnation = incarnation

@@ -20,8 +20,8 @@ class AskFailed(ActorError):
 
 
 class ActorUnavailable(AskFailed):
-    """The actor is stopped for good (its supervisor will not restart it), so nothing it
-    would be sent can be handled."""
+    """The actor is stopped for good (its supervisor will not restart it), or backing off
+    after its supervisor gave up, so nothing sent to it now can be handled."""
 
 
 class ActorCrashed(AskFailed):

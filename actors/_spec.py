@@ -61,6 +61,14 @@ class SupervisorSpec:
     and the supervisor stops its children and escalates to its parent. A supervisor takes as
     long to stop as its children do, each bounded by its own ``shutdown`` (OTP's
     ``shutdown => infinity`` for supervisors).
+
+    ``backoff`` is not OTP's: it is how long this supervisor waits before restarting a child
+    supervisor that gave up, doubling for each give-up that comes less than ``max_backoff``
+    seconds after the restart before it, never more than ``max_backoff``. OTP restarts at
+    once, so a subtree that crashes as soon as it starts (a poison message, a dead server)
+    spends its parent's intensity in milliseconds and takes the whole tree down; backing off
+    turns that into a slow, visible loop while the rest keeps serving. The default, 0, is
+    OTP's behaviour.
     """
 
     name: str
@@ -69,12 +77,16 @@ class SupervisorSpec:
     max_restarts: int = 3
     within: float = 5.0
     restart: Restart = Restart.PERMANENT
+    backoff: float = 0.0
+    max_backoff: float = 30.0
     shutdown: ClassVar[float] = math.inf
 
     def __post_init__(self) -> None:
         _check_name(self.name)
         if self.max_restarts < 0 or self.within <= 0:
             raise ValueError("intensity needs max_restarts >= 0 and within > 0 seconds")
+        if not 0 <= self.backoff <= self.max_backoff:
+            raise ValueError("backoff needs 0 <= backoff <= max_backoff seconds")
 
 
 ChildSpec = ActorSpec | SupervisorSpec

@@ -10,9 +10,10 @@ from typing import Any
 
 import trio
 
-from ._cell import Cell, Incarnation, State, restarts_after
+from ._cell import Cell, ExitHandler, Incarnation, restarts_after
 from ._errors import ActorCrashed, ActorUnavailable, SupervisorGaveUp
 from ._spec import Restart, Strategy, SupervisorSpec
+from ._state import State
 
 
 class SupervisorCell(Cell):
@@ -31,6 +32,13 @@ class SupervisorCell(Cell):
         super().__init__(spec, parent)
         self.children: list[Cell] = []
         self.forget = forget  # frees a name that will never run again
+        self.gave_up = 0  # times it has given up, in all
+        self.give_up_streak = 0  # give-ups each soon after the restart before: the backoff's
+        self.restart_at: float | None = None  # while backing off: when it starts again
+
+    def start(self, nursery: trio.Nursery, on_exit: ExitHandler) -> Incarnation:
+        self.restart_at = None
+        return super().start(nursery, on_exit)
 
     def settle(self, state: State) -> None:
         """A supervisor's fate is its whole subtree's: they come back together or not."""
@@ -50,6 +58,9 @@ class SupervisorCell(Cell):
         info = super().describe()
         info["strategy"] = self.spec.strategy.value
         info["intensity"] = {"max_restarts": self.spec.max_restarts, "within": self.spec.within}
+        info["gave_up"] = self.gave_up
+        if self.state is State.BACKOFF and self.restart_at is not None:
+            info["restart_in"] = round(max(self.restart_at - trio.current_time(), 0.0), 3)
         info["children"] = [child.describe() for child in self.children]
         return info
 
@@ -70,10 +81,18 @@ class _Exited:
 
 
 @dataclass
+class _BackoffOver:
+    cells: list[Cell]
+
+
+@dataclass
 class _AddChild:
     cell: Cell
     handled: trio.Event = field(default_factory=trio.Event)
     refused: BaseException | None = None
+
+
+_Event = _Exited | _BackoffOver | _AddChild
 
 
 class Supervisor:
@@ -87,7 +106,7 @@ class Supervisor:
     def __init__(self, cell: SupervisorCell) -> None:
         self._cell = cell
         self._spec = cell.spec
-        self._events_send, self._events = trio.open_memory_channel[_Exited | _AddChild](math.inf)
+        self._events_send, self._events = trio.open_memory_channel[_Event](math.inf)
         self._restart_times: deque[float] = deque()
         self._nursery: trio.Nursery | None = None
 
@@ -116,6 +135,8 @@ class Supervisor:
                 async for event in self._events:
                     if isinstance(event, _Exited):
                         await self._child_exited(event)
+                    elif isinstance(event, _BackoffOver):
+                        await self._restart(event.cells)
                     else:
                         try:
                             await self._add_child(event)
@@ -213,7 +234,40 @@ class Supervisor:
             if child.spec.restart is Restart.TEMPORARY and child is not cell:
                 # OTP: a temporary child stopped because a sibling crashed is not restarted.
                 self._cell.drop(child)
-            else:
+        to_restart = [child for child in to_restart if child in children]
+        gave_up = isinstance(cell, SupervisorCell) and isinstance(event.error, SupervisorGaveUp)
+        delay = self._backoff(cell) if gave_up else 0.0
+        if delay <= 0:
+            await self._restart(to_restart)
+            return
+        assert isinstance(cell, SupervisorCell) and self._nursery is not None
+        cell.restart_at = trio.current_time() + delay
+        for child in to_restart:
+            child.settle(State.BACKOFF)
+        self._nursery.start_soon(self._backoff_over, to_restart, delay)
+
+    def _backoff(self, cell: Cell) -> float:
+        """How long ``cell``, a supervisor that just gave up, waits before it starts again."""
+        assert isinstance(cell, SupervisorCell)
+        cell.gave_up += 1
+        soon = trio.current_time() - cell.started_at < self._spec.max_backoff
+        cell.give_up_streak = cell.give_up_streak + 1 if soon else 1
+        if self._spec.backoff <= 0:
+            return 0.0
+        delay = self._spec.backoff * 2 ** min(cell.give_up_streak - 1, 32)
+        return min(delay, self._spec.max_backoff)
+
+    async def _backoff_over(self, cells: list[Cell], delay: float) -> None:
+        await trio.sleep(delay)
+        try:
+            self._events_send.send_nowait(_BackoffOver(cells))
+        except trio.ClosedResourceError:
+            pass  # this supervisor stopped meanwhile, and its children with it
+
+    async def _restart(self, cells: list[Cell]) -> None:
+        for child in cells:
+            # Skipped: dropped meanwhile, or started by a wider restart in the meantime.
+            if child in self._cell.children and child.state in (State.RESTARTING, State.BACKOFF):
                 await self._start(child)
 
     def _count_restart(self, cell: Cell, error: BaseException | None) -> None:

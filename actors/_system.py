@@ -129,6 +129,30 @@ class ActorSystem:
         visit(self._root)
         return missing
 
+    def backing_off(self) -> list[dict[str, Any]]:
+        """The subtrees down after their supervisor gave up, waiting out a backoff before
+        they start again: a crash loop, at its top. Outermost first."""
+        found: list[dict[str, Any]] = []
+
+        def visit(cell: Cell) -> None:
+            if not isinstance(cell, SupervisorCell):
+                return
+            if cell.state is State.BACKOFF and cell.restart_at is not None:
+                found.append(
+                    {
+                        "name": cell.name,
+                        "gave_up": cell.gave_up,
+                        "restart_in": round(max(cell.restart_at - trio.current_time(), 0.0), 3),
+                        "last_error": cell.last_error,
+                    }
+                )
+                return
+            for child in cell.children:
+                visit(child)
+
+        visit(self._root)
+        return found
+
     def _cell(self, name: str) -> Cell:
         try:
             return self._cells[name]

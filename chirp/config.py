@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     #: Restart intensity of each supervisor: at most this many restarts in the window.
     max_restarts: PositiveInt = 100
     restart_window: PositiveFloat = 10.0
+    #: A subtree whose supervisor gave up comes back after this many seconds, doubling
+    #: while it keeps giving up, up to the ceiling: a crash loop that does not spend the
+    #: root's intensity (and the process) in a millisecond, reported on /readyz meanwhile.
+    restart_backoff: PositiveFloat = 1.0
+    restart_backoff_max: PositiveFloat = 30.0
     #: How long in-flight requests may take to finish once shutdown starts.
     shutdown_grace: PositiveFloat = 10.0
     max_body_bytes: PositiveInt = 64 * 1024
@@ -221,6 +226,8 @@ class Settings(BaseSettings):
             raise ValueError("jwt_secret must be set when users live in a database")
         if self.fanout_push_all_below > self.fanout_pull_above + 1:
             raise ValueError("fanout_push_all_below must not exceed fanout_pull_above + 1")
+        if self.restart_backoff > self.restart_backoff_max:
+            raise ValueError("restart_backoff must not exceed restart_backoff_max")
         return self
 
     @field_validator("admin_token", mode="after")

@@ -110,6 +110,8 @@ def assemble(
     generated = settings.admin_token is None
     admin_token = given_or_new(settings.admin_token)
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
+    # Given to the supervisors whose children are supervisors: only those can give up.
+    backoff = {"backoff": settings.restart_backoff, "max_backoff": settings.restart_backoff_max}
     if settings.jwt_secret is None and stores.jwt_secret is not None:
         jwt_secret = stores.jwt_secret  # kept with the accounts, in their data directory
     else:
@@ -217,8 +219,9 @@ def assemble(
             shards=settings.fanout_shards,
             handler=fanout.apply,
             **intensity,
+            **backoff,
         ),
-        trending_workers.supervisor_spec(shards=settings.fanout_shards, **intensity),
+        trending_workers.supervisor_spec(shards=settings.fanout_shards, **intensity, **backoff),
         search_workers.supervisor_spec(**intensity),
         # The notify group needs no helpers: inboxes live in the store and every
         # notification is keyed by its event, so a redelivered batch notifies nobody twice.
@@ -229,6 +232,7 @@ def assemble(
             shards=settings.fanout_shards,
             handler=notifications.deliver,
             **intensity,
+            **backoff,
         ),
     )
     system = ActorSystem(
@@ -240,6 +244,7 @@ def assemble(
                 *(groups if consumers else ()),
             ],
             **intensity,
+            **backoff,
         )
     )
     for part in stores.parts.values():

@@ -119,10 +119,13 @@ def consumer_tree(
     helpers: Sequence[ActorSpec] = (),
     max_restarts: int = 100,
     within: float = 10.0,
+    backoff: float = 0.0,
+    max_backoff: float = 30.0,
 ) -> SupervisorSpec:
     """A supervisor named ``group``: the ``helpers`` the handler sends to (started first,
     stopped last), then one `consumer_group` per topic, each of up to ``shards`` members
-    (no more than the topic has partitions)."""
+    (no more than the topic has partitions). A topic's group that gives up (a poison
+    record, say) is restarted after a ``backoff`` while the other topics go on."""
     groups = [
         consumer_group(
             log,
@@ -135,4 +138,11 @@ def consumer_tree(
         )
         for topic in topics
     ]
-    return SupervisorSpec(group, [*helpers, *groups], max_restarts=max_restarts, within=within)
+    return SupervisorSpec(
+        group,
+        [*helpers, *groups],
+        max_restarts=max_restarts,
+        within=within,
+        backoff=backoff,
+        max_backoff=max_backoff,
+    )

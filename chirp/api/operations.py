@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from quart import Blueprint, Response
@@ -32,17 +33,29 @@ def operations_routes(
 
     @routes.get("/readyz")
     async def readyz() -> dict[str, Any] | Response:
-        """Every actor that should run is running."""
+        """Every actor that should run is running. When not, which ones, and the crash
+        loops among the causes: subtrees whose supervisor gave up, backing off."""
         missing = operations.unavailable()
-        if missing:
-            return problem(
-                503,
-                "Service Unavailable",
-                f"{len(missing)} actor(s) are not running yet; retry shortly",
-                headers={"Retry-After": "1"},
-                unavailable=missing,
+        if not missing:
+            return {"status": "ready"}
+        loops = operations.crash_loops()
+        if loops:
+            names = ", ".join(loop["name"] for loop in loops)
+            detail = (
+                f"{len(missing)} actor(s) are down: {names} crashed more often than "
+                "its restart intensity allows and is backing off"
             )
-        return {"status": "ready"}
+            wait = min(loop["restart_in"] for loop in loops)
+        else:
+            detail, wait = f"{len(missing)} actor(s) are not running yet; retry shortly", 1.0
+        return problem(
+            503,
+            "Service Unavailable",
+            detail,
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            unavailable=missing,
+            crash_loops=loops,
+        )
 
     @routes.get("/metrics")
     async def prometheus() -> Response:

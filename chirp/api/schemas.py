@@ -288,7 +288,17 @@ class InvalidBody(Problem):
     errors: list[FieldProblem] = Field(default=[])
 
 
+class CrashLoop(Closed):
+    """A subtree down after its supervisor gave up, backing off before it starts again."""
+
+    name: str
+    gave_up: int = Field(description="how many times it has given up since start-up")
+    restart_in: float = Field(description="seconds until it starts again")
+    last_error: str | None
+
+
 class NotReady(Problem):
-    """A 503 from /readyz: the actors not running yet."""
+    """A 503 from /readyz: the actors not running yet, and the crash loops among them."""
 
     unavailable: list[str] = Field(default=[])
+    crash_loops: list[CrashLoop] = Field(default=[])

@@ -39,6 +39,11 @@ class OperationsService:
         """Actors that should be running and are not; empty when chirp is ready."""
         return self._system.unavailable()
 
+    def crash_loops(self) -> list[dict[str, Any]]:
+        """The subtrees down after giving up (more crashes than their intensity allows),
+        each with how often it has, its last error and when it starts again."""
+        return self._system.backing_off()
+
     def actor_tree(self) -> dict[str, Any]:
         """The actor tree, each node saying whether `kill` may kill it."""
 

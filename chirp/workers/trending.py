@@ -60,7 +60,8 @@ class TrendingWorkers:
     def table_name(table: str) -> str:
         return f"trending.{table}"
 
-    def supervisor_spec(self, *, shards: int, max_restarts: int, within: float) -> SupervisorSpec:
+    def supervisor_spec(self, *, shards: int, **intensity: float) -> SupervisorSpec:
+        """``intensity``: `consumer_tree`'s ``max_restarts``, ``within`` and backoff."""
         tables = [
             ActorSpec(self.table_name(t), partial(TrendTable, self._service, t))
             for t in self._service.tables
@@ -76,8 +77,7 @@ class TrendingWorkers:
             shards=shards,
             handler=self._handle,
             helpers=[*tables, ticker],
-            max_restarts=max_restarts,
-            within=within,
+            **intensity,  # type: ignore[arg-type]
         )
 
     def attach(self, system: ActorSystem) -> None:
