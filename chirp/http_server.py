@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -13,6 +14,9 @@ from hypercorn.trio import serve
 from quart_trio import QuartTrio
 
 from actors import Actor
+from chirp.api.problems import PROBLEM_JSON
+
+logger = logging.getLogger("chirp.http")
 
 #: The most of an unparsed request head hypercorn buffers (its default is 16 KiB). Well
 #: above chirp's own limit on headers (`chirp.api.app.MAX_HEADER_BYTES`), so that a head
@@ -21,12 +25,40 @@ from actors import Actor
 HEAD_BUFFER_BYTES = 96 * 1024
 
 
-class _ClosingConnections:
-    """ASGI middleware: connections that should close do close.
+#: What a request refused while draining is told to wait: by then this process is going
+#: away, and another one (or this one restarted) takes requests again.
+RETRY_AFTER_SECONDS = 1
 
-    Once draining has begun, every response says ``Connection: close``, so a keep-alive
-    client hangs up as soon as the last response is out instead of at the grace period's
-    end.
+_REFUSED_BODY = json.dumps(
+    {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "chirp is shutting down and takes no new requests; retry in a moment",
+    }
+).encode()
+
+
+class _Draining:
+    """ASGI middleware: how a draining server treats requests and connections.
+
+    Once draining has begun (``draining`` is set):
+
+    - A request reaching the app is refused, not run: 503 problem+json with
+      ``Retry-After`` and ``Connection: close``. This keeps the promise "each request
+      either completes or is refused before it is accepted". Each of hypercorn's
+      connections has an idle timer that closes it once hypercorn stops; a request read
+      just then (hypercorn yields while stopping that timer) is still handed to the app,
+      on a socket the timer has closed meanwhile. Run, it was applied and its answer lost:
+      the client saw the connection close without a byte and could not know. Refused, it
+      changed nothing.
+    - Every response says ``Connection: close``, so a keep-alive client hangs up as soon
+      as the last response is out instead of at the grace period's end.
+    - An event stream (``text/event-stream``, which never ends by itself) is ended by
+      `end_streams`: its handler is cancelled and the response finished cleanly, so a
+      client reconnects elsewhere instead of the stream holding shutdown for the grace.
+    - Requests cancelled unanswered (the grace ran out on them) are counted in
+      `cut_short`.
 
     The last message of each response is sent shielded from cancellation. hypercorn closes
     a connection that must not be reused (the client asked to close, or sent a body the
@@ -39,25 +71,86 @@ class _ClosingConnections:
     def __init__(self, app: Any, draining: trio.Event) -> None:
         self._app = app
         self._draining = draining
+        self._streams: set[trio.CancelScope] = set()
+        self.cut_short = 0
+
+    def end_streams(self) -> None:
+        """End every event stream being served (call once ``draining`` is set; a stream
+        starting later ends as soon as its head is out)."""
+        for stream in self._streams:
+            stream.cancel()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        if self._draining.is_set():
+            await self._refuse(receive, send)
+            return
+        answered = False
+        stream = trio.CancelScope()
 
         async def send_closing(message: Any) -> None:
-            if message["type"] == "http.response.start" and self._draining.is_set():
-                message = {
-                    **message,
-                    "headers": [*message.get("headers", []), (b"connection", b"close")],
-                }
-            if message["type"] == "http.response.body" and not message.get("more_body"):
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                if self._draining.is_set():
+                    headers = [*message.get("headers", []), (b"connection", b"close")]
+                    message = {**message, "headers": headers}
+                await send(message)
+                if _is_event_stream(message):
+                    self._streams.add(stream)
+                    if self._draining.is_set():
+                        stream.cancel()
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
                 with trio.CancelScope(shield=True):
                     await send(message)
+                answered = True
             else:
                 await send(message)
 
-        await self._app(scope, receive, send_closing)
+        try:
+            with stream:
+                await self._app(scope, receive, send_closing)
+            if stream.cancelled_caught and not answered:
+                with trio.CancelScope(shield=True):
+                    await send({"type": "http.response.body", "body": b""})
+                answered = True
+        except BaseException as exc:
+            if not answered and self._draining.is_set() and _is_cancellation(exc):
+                self.cut_short += 1
+            raise
+        finally:
+            self._streams.discard(stream)
+
+    @staticmethod
+    async def _refuse(receive: Any, send: Any) -> None:
+        # The body is read first: a socket closed with bytes unread is reset by the
+        # kernel, and a reset can destroy the answer before the client reads it.
+        message = await receive()
+        while message["type"] == "http.request" and message.get("more_body"):
+            message = await receive()
+        headers = [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(_REFUSED_BODY)).encode()),
+            (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+            (b"connection", b"close"),
+        ]
+        with trio.CancelScope(shield=True):
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": _REFUSED_BODY})
+
+
+def _is_event_stream(start: Any) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.split(b";")[0].strip() == b"text/event-stream"
+        for name, value in start.get("headers", [])
+    )
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
 
 
 def open_listener(host: str, port: int) -> socket.socket:
@@ -82,7 +175,10 @@ def url_of(sock: socket.socket) -> str:
 
 class HttpServer(Actor):
     """Serves ``app`` on ``listener`` until stopped. An orderly stop drains: no new
-    connections, in-flight requests get ``grace`` seconds to finish, then are cancelled."""
+    connections are accepted (the caller closes its ``listener`` too, so connects are
+    refused), idle connections are closed, a request arriving on an open connection is
+    refused with a 503, and requests already in the app get ``grace`` seconds to finish;
+    then they are cancelled, and a warning says how many were."""
 
     def __init__(self, app: QuartTrio, listener: socket.socket, *, grace: float) -> None:
         self._app = app
@@ -90,9 +186,12 @@ class HttpServer(Actor):
         self._url = url_of(listener)  # the listener is closed first thing at shutdown
         self._grace = grace
         self._stop = trio.Event()
+        self._serving: _Draining | None = None
 
     def request_stop(self) -> bool:
         self._stop.set()
+        if self._serving is not None:
+            self._serving.end_streams()
         return True
 
     async def run(
@@ -107,8 +206,17 @@ class HttpServer(Actor):
         config.errorlog = logging.getLogger("hypercorn.error")
         config.include_server_header = False
         config.h11_max_incomplete_size = HEAD_BUFFER_BYTES
-        app = _ClosingConnections(self._app, self._stop)
-        await serve(app, config, shutdown_trigger=self._stop.wait, task_status=task_status)
+        app = self._serving = _Draining(self._app, self._stop)
+        try:
+            await serve(app, config, shutdown_trigger=self._stop.wait, task_status=task_status)
+        finally:
+            if app.cut_short:
+                logger.warning(
+                    "the shutdown grace of %g s ran out; requests cancelled unanswered "
+                    "(applied or not): %d",
+                    self._grace,
+                    app.cut_short,
+                )
 
     def describe(self) -> dict[str, Any]:
         return {"url": self._url}
