@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from actors import ActorSpec, ActorSystem, SupervisorSpec
 from chirp.config import Settings
 from chirp.ids import last_id_at
+from chirp.repair import STEP_LIMIT, UNCHANGED, repair_cut_short
 from storage.cache_ttl import CacheTTL
 from storage.durable import DurableStores
 from storage.memory import (
@@ -165,16 +167,25 @@ async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
 async def _open_durable(
     stack: AsyncExitStack, directory: Path, settings: Settings, backends: Backends
 ) -> None:
-    """The embedded stores recovered from ``directory`` and journaled there from now on,
-    the search index kept beside them, and tokens that outlive the process."""
+    """The embedded stores recovered from ``directory``, every write a crash cut short
+    completed or undone (`chirp.repair`), and journaled there from now on; the search index
+    kept beside them, and tokens that outlive the process."""
     tweets, notifications, log = backends.tweets, backends.notifications, backends.log
     assert isinstance(tweets, MemoryTweetStore)
     assert isinstance(notifications, MemoryNotificationStore)
     assert isinstance(log, MemoryEventLog)
     stores = kept_stores(backends)
     durable = await stack.enter_async_context(
-        DurableStores.open(directory, stores, snapshot_every=settings.snapshot_every)  # type: ignore[arg-type]
+        DurableStores.open(
+            directory,
+            stores,  # type: ignore[arg-type]
+            snapshot_every=settings.snapshot_every,
+            unchanged=UNCHANGED,
+            step_limit=STEP_LIMIT,
+        )
     )
+    # The repair tells an undo from a change in flight by the refusal note before it.
+    durable.note_refusals(log)
     intensity = {"max_restarts": settings.max_restarts, "within": settings.restart_window}
     # First in the tree, so that it stops after everything that writes.
     durable_part = TreePart(durable.supervisor_spec(**intensity), durable.attach)
@@ -185,6 +196,17 @@ async def _open_durable(
     newest_record_ms = int(log.newest_timestamp() * 1000)
     backends.id_floor = max(
         tweets.newest_id(), notifications.newest_id(), last_id_at(newest_record_ms)
+    )
+    # Repaired after the floor is taken, so the id of a tweet the repair takes back is
+    # not made again (it was never announced, so a later life may: nobody knew it).
+    await durable.repair(
+        partial(
+            repair_cut_short,
+            tweets=backends.tweets,
+            engagement=backends.engagement,
+            graph=backends.graph,
+            users=backends.users,
+        )
     )
     backends.token_context, backends.jwt_secret = token_identity(directory)
     index = await stack.enter_async_context(SearchIndex.open(directory / "search"))

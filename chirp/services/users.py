@@ -256,12 +256,15 @@ class UserService:
         return [UserView(u, *graph_counts[u.user_id], tweet_counts[u.user_id]) for u in users]
 
     async def _announce_user(self, user: User) -> None:
-        """What search learns of an account."""
+        """What search learns of an account, and the whole profile, which a start-up after
+        a crash completes a profile change from (chirp/repair.py)."""
         event = {
             "user_id": user.user_id,
             "username": user.username,
             "display_name": user.display_name,
             "bio": user.bio,
+            "profile_image_url": user.profile_image_url,
+            "region": user.region,
         }
         await self._record("user_changed", user.user_id, event)
 

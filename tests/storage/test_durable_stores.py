@@ -3,7 +3,9 @@ a snapshot and the journal after it, for every store, checked against the live s
 
 from __future__ import annotations
 
+import os
 import random
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
@@ -13,12 +15,23 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
+from trio.testing import MockClock
 
 from actors import ActorSystem, SupervisorSpec
 from chirp.model import Notification, NotificationPreferences, Trend, Tweet, TweetVersion, User
-from storage.durable import DurableStores, Journal, RecoveryFailed, records_codec, snapshot_seqs
+from storage.durable import (
+    DurableStores,
+    Journal,
+    RecoveryFailed,
+    latest_snapshot,
+    records_codec,
+    snapshot_seqs,
+    write_snapshot,
+)
+from storage.durable.horizon import MARK_EVERY, marks_needed
 from storage.durable.journaled import Suspended, journal_calls, replay
 from storage.durable.stores import SNAPSHOT_IF_DUE
 from storage.memory import (
@@ -32,7 +45,7 @@ from storage.memory import (
     Retention,
 )
 from storage.memory.partition import ENFORCE_RETENTION
-from storage.protocols import Duplicate, TweetTags
+from storage.protocols import Duplicate, LogUnavailable, TweetTags
 
 from .conftest import WallClock
 
@@ -125,6 +138,10 @@ class Sink:
         self.entries.append(self.codec.unpack(payload))
         return len(self.entries)
 
+    @property
+    def next_seq(self) -> int:
+        return len(self.entries) + 1
+
     async def durable(self, seq: int) -> None:
         self.durable_asked.append(seq)
         await trio.lowlevel.checkpoint()
@@ -188,6 +205,31 @@ async def test_iterators_are_listed_once_for_the_store_and_the_journal() -> None
     assert replayed.total == 6
 
 
+class Switch:
+    MUTATIONS = ("turn",)
+
+    def __init__(self) -> None:
+        self.on = False
+
+    async def turn(self, on: bool) -> bool:
+        """Whether it changed anything."""
+        changed, self.on = self.on != on, on
+        return changed
+
+
+async def test_a_call_that_changed_nothing_is_not_journaled_but_waits_for_what_came_before() -> (
+    None
+):
+    switch, sink = Switch(), Sink()
+    journal_calls(switch, "switch", sink, Switch.MUTATIONS, unchanged={"turn": lambda c: not c})
+    assert await switch.turn(False) is False  # nothing journaled yet: nothing to wait for
+    assert sink.entries == [] and sink.durable_asked == []
+    assert await switch.turn(True) is True
+    assert await switch.turn(True) is False
+    assert sink.entries == [["switch", "turn", [True], {}]]
+    assert sink.durable_asked == [1, 1], "the repeat waits for the entry that turned it on"
+
+
 async def test_an_argument_the_journal_cannot_take_fails_the_call_before_it_changes_anything() -> (
     None
 ):
@@ -221,7 +263,10 @@ async def durable_stores(
     directory: Path, clock: WallClock, **options: Any
 ) -> AsyncIterator[tuple[DurableStores, dict[str, Any], ActorSystem]]:
     """Fresh stores recovered from ``directory``, the journal's flusher and the log's
-    partitions running. Leaving by an exception is a crash: no final snapshot."""
+    partitions running. Leaving by an exception is a crash: no final snapshot. The marker
+    waits an hour between marks unless told otherwise: a test that wants marks moves a
+    `trio.testing.MockClock` (`journal_marks`)."""
+    options.setdefault("mark_every", 3600.0)
     stores = fresh_stores(clock)
     async with DurableStores.open(directory, stores, **options) as durable:
         log = stores["log"]
@@ -465,23 +510,42 @@ async def test_a_clean_stop_snapshots_so_the_next_start_replays_nothing(tmp_path
         assert states(stores) == live
 
 
+async def journal_marks(
+    clock: MockClock, durable: DurableStores, stores: dict[str, Any], count: int
+) -> None:
+    """Have the marker journal ``count`` marks, each after a change and once the one before
+    is durable, by moving the clock past its interval."""
+    for n in range(count):
+        await stores["graph"].follow(100, 200 + n, START)  # marks follow changes only
+        clock.jump(MARK_EVERY)
+        await trio.testing.wait_all_tasks_blocked()
+        await durable.settled()
+
+
+MARKS = {"mark_every": MARK_EVERY, "step_limit": MARK_EVERY}
+
+
 async def test_a_long_replay_is_snapshotted_at_start_up_and_the_journal_cut(
-    tmp_path: Path,
+    tmp_path: Path, mock_clock: MockClock
 ) -> None:
     clock = WallClock()
-    options = {"snapshot_every": 20, "segment_bytes": 256}
+    options = {"snapshot_every": 20, "segment_bytes": 256, **MARKS}
     with crashing():
         async with durable_stores(tmp_path, clock, **options) as (durable, stores, system):
             workload = Workload(7, stores, system, clock)
             for _ in range(100):
                 await workload.step()
-            await durable.settled()
+            # Enough marks that no write journaled before them can still be in flight.
+            before = durable.journal.next_seq
+            await journal_marks(mock_clock, durable, stores, marks_needed(**MARKS))
+            assert durable.horizon > before
             live = states(stores)
             raise Crash
     async with durable_stores(tmp_path, clock, **options) as (durable, stores, system):
         assert durable.recovery.replayed >= 20
         first = durable.journal.first_seq
-        assert first > 1, "the segments the snapshot covers are gone"
+        assert first > 1, "the segments the snapshot and the horizon cover are gone"
+        assert first <= durable.horizon + 1, "what a repair would read is kept"
         assert states(stores) == live
     async with durable_stores(tmp_path, clock, **options) as (durable, stores, system):
         assert durable.recovery.replayed == 0
@@ -522,4 +586,173 @@ async def test_a_log_saved_with_other_partitions_is_refused(tmp_path: Path) -> N
     stores["log"] = MemoryEventLog({"tweets": 4, "likes": 2}, clock=clock)
     with pytest.raises(ValueError, match="partitions"):
         async with DurableStores.open(tmp_path, stores):
+            pass
+
+
+# --- the horizon, the repair, the refusal notes -----------------------------------------
+
+
+def graph_entries(entries: Any) -> list[Any]:
+    return [entry for _, entry in entries if entry[0] == "graph"]
+
+
+async def test_marks_follow_changes_and_move_the_horizon_once_enough_are_journaled(
+    tmp_path: Path, mock_clock: MockClock
+) -> None:
+    kept = marks_needed(**MARKS)
+    async with durable_stores(tmp_path, WallClock(), **MARKS) as (durable, stores, system):
+        await stores["graph"].follow(1, 2, START)
+        first = durable.journal.next_seq  # the next change, the first mark after it
+        await journal_marks(mock_clock, durable, stores, kept - 1)
+        assert durable.horizon == 0, "too few marks to bound anything: from the beginning"
+        idle = durable.journal.next_seq
+        mock_clock.jump(10 * MARK_EVERY)
+        await trio.testing.wait_all_tasks_blocked()
+        assert durable.journal.next_seq == idle, "nothing journaled since the last mark"
+        await journal_marks(mock_clock, durable, stores, 1)
+        assert durable.horizon == first + 1, "the oldest of the newest marks"
+        marks = [(seq, e) for seq, e in durable.journal.replay() if e[:2] == ["durable", "mark"]]
+        assert [e[2] for _, e in marks] == [[seq] for seq, _ in marks], "each names its own seq"
+        assert len(marks) == kept
+
+
+async def test_no_mark_is_journaled_while_the_one_before_it_is_not_durable(
+    tmp_path: Path, mock_clock: MockClock
+) -> None:
+    """A stalled disk holds the marks back as much as the writes: the horizon cannot pass
+    a write whose steps are waiting for the same fsync."""
+    disk = threading.Event()
+    disk.set()
+
+    def fsync(fd: int) -> None:
+        disk.wait()
+        os.fsync(fd)
+
+    options = {"fsync": fsync, **MARKS}
+    async with durable_stores(tmp_path, WallClock(), **options) as (durable, stores, system):
+        try:
+            await journal_marks(mock_clock, durable, stores, 1)
+            disk.clear()  # from here the disk takes nothing
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stores["graph"].follow, 5, 6, START)
+                await trio.testing.wait_all_tasks_blocked()
+                mock_clock.jump(MARK_EVERY)  # a change since the last mark, which is durable
+                await trio.testing.wait_all_tasks_blocked()
+                stalled_mark = durable.journal.next_seq - 1
+                nursery.start_soon(stores["graph"].follow, 7, 8, START)
+                await trio.testing.wait_all_tasks_blocked()
+                for _ in range(5):  # however long the disk stalls
+                    mock_clock.jump(MARK_EVERY)
+                    await trio.testing.wait_all_tasks_blocked()
+                assert durable.journal.next_seq == stalled_mark + 2, "only the change"
+                disk.set()
+        finally:
+            disk.set()
+        await durable.settled()
+        mark_entries = [
+            seq for seq, entry in durable.journal.replay() if entry[:2] == ["durable", "mark"]
+        ]
+        assert mark_entries[-1] == stalled_mark
+
+
+async def test_repair_hands_over_what_came_after_the_horizon_and_clears_it(
+    tmp_path: Path,
+) -> None:
+    clock = WallClock()
+    with crashing():
+        async with durable_stores(tmp_path, clock) as (durable, stores, system):
+            await stores["graph"].follow(1, 2, START)
+            await stores["graph"].follow(1, 3, START)
+            raise Crash
+    follows = [["graph", "follow", [1, 2, START], {}], ["graph", "follow", [1, 3, START], {}]]
+
+    async def fix_then_die(entries: Any) -> None:
+        assert graph_entries(entries) == follows
+        await stores["graph"].unfollow(1, 3)  # journaled like any other write
+        raise Crash
+
+    stores = fresh_stores(clock)
+    with crashing():
+        async with DurableStores.open(tmp_path, stores) as durable:
+            await durable.repair(fix_then_die)
+    seen: list[Any] = []
+
+    async def fix(entries: Any) -> str:
+        seen.extend(graph_entries(entries))
+        return "fixed"
+
+    stores = fresh_stores(clock)
+    async with DurableStores.open(tmp_path, stores) as durable:
+        assert await durable.repair(fix) == "fixed"
+        assert seen == [*follows, ["graph", "unfollow", [1, 3], {}]], "the same, and more"
+        assert durable.horizon == durable.journal.next_seq - 1, "up to its clear entry"
+        assert not await stores["graph"].is_following(1, 3)
+    seen.clear()
+    stores = fresh_stores(clock)
+    async with DurableStores.open(tmp_path, stores) as durable:
+        assert await durable.repair(fix) == "fixed"
+        assert seen == [], "nothing a write in flight can have journaled"
+
+
+async def test_snapshots_keep_the_journal_a_repair_would_read(
+    tmp_path: Path, mock_clock: MockClock
+) -> None:
+    options = {"segment_bytes": 128, **MARKS}
+    async with durable_stores(tmp_path, WallClock(), **options) as (durable, stores, system):
+        for n in range(20):
+            await stores["graph"].follow(1, n + 2, START)
+        await durable.snapshot()
+        assert durable.journal.first_seq == 1, "no marks yet: a repair would read it all"
+        await journal_marks(mock_clock, durable, stores, marks_needed(**MARKS))
+        await durable.snapshot()
+        assert 1 < durable.journal.first_seq <= durable.horizon + 1
+
+
+async def test_a_refused_publish_is_noted_right_before_the_callers_undo(tmp_path: Path) -> None:
+    async with durable_stores(tmp_path, WallClock()) as (durable, stores, system):
+        log, engagement = stores["log"], stores["engagement"]
+
+        async def refusing(topic: str, key: Any, event: Any) -> Any:
+            raise LogUnavailable(f"{topic} is down")
+
+        log.publish = refusing
+        durable.note_refusals(log)
+        await engagement.like(1, 7)
+        try:
+            await log.publish("likes", 7, {"user_id": 1, "tweet_id": 7})
+        except LogUnavailable:
+            await engagement.unlike(1, 7)  # as a service undoes what the log refused
+        else:
+            raise AssertionError("the refusal reaches the caller")
+        first = durable.journal.next_seq - 3
+        assert [entry for _, entry in durable.journal.replay(first - 1)] == [
+            ["engagement", "like", [1, 7], {}],
+            ["durable", "refused", ["likes", 7, {"user_id": 1, "tweet_id": 7}], {}],
+            ["engagement", "unlike", [1, 7], {}],
+        ]
+
+
+async def test_a_snapshot_from_before_the_horizon_existed_is_read_whole(tmp_path: Path) -> None:
+    clock = WallClock()
+    async with durable_stores(tmp_path, clock) as (durable, stores, system):
+        await stores["graph"].follow(1, 2, START)
+    seq, state = await latest_snapshot(tmp_path / "snapshots", codec=records_codec())
+    del state["durable"]
+    await write_snapshot(tmp_path / "snapshots", seq, state, codec=records_codec())
+    seen: list[Any] = []
+
+    async def fix(entries: Any) -> None:
+        seen.extend(graph_entries(entries))
+
+    stores = fresh_stores(clock)
+    async with DurableStores.open(tmp_path, stores) as durable:
+        assert durable.horizon == 0
+        await durable.repair(fix)
+        assert seen == [["graph", "follow", [1, 2, START], {}]]
+        assert await stores["graph"].is_following(1, 2)
+
+
+async def test_the_journals_own_store_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="durable"):
+        async with DurableStores.open(tmp_path, {"durable": MemoryUserStore()}):  # type: ignore[dict-item]
             pass
