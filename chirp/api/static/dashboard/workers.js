@@ -20,7 +20,13 @@ export class Workers {
       const actors = flatten(group);
       const running = actors.filter((a) => a.state === "running").length;
       const restarts = actors.reduce((sum, a) => sum + a.restarts, 0);
-      view.summary.textContent = `${group.name}: ${running}/${actors.length} running, ${plural(restarts, "restart")}`;
+      // A crash loop, at its top: a subtree whose supervisor gave up, backing off.
+      const loops = actors
+        .filter((a) => a.state === "backoff" && a.restart_in !== undefined)
+        .map((a) => `${a.name} gave up, back in ${Math.ceil(a.restart_in)} s`);
+      view.summary.textContent =
+        `${group.name}: ${running}/${actors.length} running, ${plural(restarts, "restart")}` +
+        (loops.length ? ` (${loops.join("; ")})` : "");
       view.details.dataset.health = running === actors.length ? "ok" : "degraded";
       if (view.details.open) this.fill(view, actors);
     }
