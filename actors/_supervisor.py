@@ -149,6 +149,7 @@ class Supervisor:
                 self._refuse_pending_additions()
                 with trio.CancelScope(shield=True):
                     await self._stop(reversed(self._cell.children), then=self._children_fate())
+                nursery.cancel_scope.cancel()  # the backoff timers left: nothing to restart
         if gave_up is not None:
             raise gave_up
 

@@ -125,3 +125,25 @@ def test_a_backoff_longer_than_its_ceiling_is_refused() -> None:
         SupervisorSpec("root", backoff=5.0, max_backoff=1.0)
     with pytest.raises(ValueError, match="backoff"):
         SupervisorSpec("root", backoff=-1.0)
+
+
+async def test_a_supervisor_giving_up_while_a_child_backs_off_escalates_at_once(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    journal = Journal()
+    inner = supervisor("inner", [recorder("w", journal)], max_restarts=0, within=10.0)
+    middle = supervisor(
+        "middle",
+        [recorder("v", journal), inner],
+        max_restarts=1,
+        within=10.0,
+        backoff=20.0,
+        max_backoff=20.0,
+    )
+    system = await started(nursery, supervisor("root", [middle], max_restarts=10))
+    await give_up(system, "w", 1)
+    assert system.backing_off()[0]["name"] == "inner"
+    started_at = trio.current_time()
+    await give_up(system, "v", 1)  # middle gives up too, with inner's backoff still running
+    assert trio.current_time() == started_at, "not after inner's 20 s backoff"
+    assert system.restarts("middle") == 1 and system.state("w") == "running"
