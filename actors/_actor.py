@@ -211,9 +211,11 @@ class ActorRef:
         except trio.ClosedResourceError:
             raise ActorUnavailable(f"{cell.name} is stopped") from None
         cell.deadlines.add(message, deadline)
+        cell.asking.add(message)
         return message
 
     def _settle(self, message: Ask, deadline: float) -> None:
+        self._cell.asking.discard(message)
         if deadline == math.inf:
             self._cell.deadlines.discard(message)
         if not message.finished:

@@ -220,6 +220,7 @@ class ActorCell(Cell):
         self.deadlines = deadlines
         self.mailbox_send, self.mailbox_receive = trio.open_memory_channel[Any](spec.mailbox_size)
         self.mailbox_closed = False
+        self.asking: set[Ask] = set()  # the asks whose senders wait for an answer
         self.ref = ActorRef(self)
 
     def start(self, nursery: trio.Nursery, on_exit: ExitHandler) -> Incarnation:
@@ -234,6 +235,16 @@ class ActorCell(Cell):
         super().settle(state)
         if state is State.STOPPED:
             self._close_mailbox()
+        elif state is State.BACKOFF:
+            self._refuse_waiting_asks()
+
+    def _refuse_waiting_asks(self) -> None:
+        """Answer the asks waiting in the mailbox now, as new ones are while backing off,
+        rather than after seconds; withdrawn, they are skipped when the actor is back.
+        Tells stay, in order."""
+        for message in list(self.asking):
+            message.withdrawn = True
+            message.abandon(ActorUnavailable(f"{self.name} went down to back off"))
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

@@ -7,7 +7,14 @@ import pytest
 import trio
 import trio.testing
 
-from actors import ActorSpec, ActorSystem, ActorUnavailable, SupervisorGaveUp, SupervisorSpec
+from actors import (
+    ActorCrashed,
+    ActorSpec,
+    ActorSystem,
+    ActorUnavailable,
+    SupervisorGaveUp,
+    SupervisorSpec,
+)
 
 from .helpers import Journal, recorder, started, supervisor
 
@@ -147,3 +154,39 @@ async def test_a_supervisor_giving_up_while_a_child_backs_off_escalates_at_once(
     await give_up(system, "v", 1)  # middle gives up too, with inner's backoff still running
     assert trio.current_time() == started_at, "not after inner's 20 s backoff"
     assert system.restarts("middle") == 1 and system.state("w") == "running"
+
+
+async def test_asks_waiting_when_the_backoff_begins_are_answered_then_not_after(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    journal = Journal()
+    inner = supervisor("inner", [recorder("w", journal)], max_restarts=0, within=10.0)
+    system = await started(nursery, supervisor("root", [inner], backoff=10.0, max_backoff=10.0))
+    outcomes: list[str] = []
+
+    async def block() -> None:  # keeps w busy, until the kill ends it
+        with pytest.raises(ActorCrashed):
+            await system.ref("w").ask(("block", trio.Event()), timeout=None)
+        outcomes.append("crashed")
+
+    nursery.start_soon(block)
+    await trio.testing.wait_all_tasks_blocked()
+
+    async def ping() -> None:
+        try:
+            outcomes.append(await system.ref("w").ask("ping", timeout=60.0))
+        except ActorUnavailable as exc:
+            outcomes.append(f"{trio.current_time():g}: {exc}")
+
+    for _ in range(2):
+        nursery.start_soon(ping)  # queued behind the block
+    await trio.testing.wait_all_tasks_blocked()
+    system.kill("w")  # with the block in hand: inner gives up
+    await trio.testing.wait_all_tasks_blocked()
+    assert sorted(outcomes) == ["0: w went down to back off"] * 2 + ["crashed"], "not at 10"
+    await trio.sleep(10.0)
+    await trio.testing.wait_all_tasks_blocked()
+    assert await system.ref("w").ask("ping") == "pong"
+    assert [m for name, m in journal.handled if name == "w"].count("ping") == 1, (
+        "the withdrawn pings were skipped"
+    )
