@@ -23,3 +23,12 @@ class KeyedLocks:
             users[0] -= 1
             if users[0] == 0:
                 del self._held[key]
+
+
+def whole() -> trio.CancelScope:
+    """The scope a write runs in once it starts changing stores: cancelling the request
+    that asked (its client hung up, the HTTP actor was killed) must not leave half of it
+    applied, a tweet stored and never announced, a retweet deleted and still counted.
+    What runs in it is bounded by its own timeouts (the log's publish timeout, each
+    store's), so a shielded write still ends."""
+    return trio.CancelScope(shield=True)

@@ -20,7 +20,7 @@ from storage.protocols import (
 )
 
 from .errors import Forbidden, NotFound, RuleBroken, Unavailable
-from .locks import KeyedLocks
+from .locks import KeyedLocks, whole
 from .tweet_cache import TweetCache, version_of
 from .users import utc_now
 
@@ -112,16 +112,17 @@ class TweetService:
             urls=found.urls,
             reply_to=reply_to,
         )
-        await self._tweets.put(tweet)
 
         async def undo() -> None:
             await self._tweets.delete(tweet.tweet_id)
             await self.cached.replies_changed(reply_to)
 
-        await self._announce("tweet_created", tweet, undo=undo)
-        await self.cached.replies_changed(reply_to)
-        # Written through: a new tweet is about to be read from every feed it reaches.
-        await self.cached.refresh(tweet)
+        with whole():
+            await self._tweets.put(tweet)
+            await self._announce("tweet_created", tweet, undo=undo)
+            await self.cached.replies_changed(reply_to)
+            # Written through: a new tweet is about to be read from every feed it reaches.
+            await self.cached.refresh(tweet)
         author = await self._users.get(user_id)
         if author is None:
             raise NotFound(f"there is no user {user_id}")
@@ -203,9 +204,10 @@ class TweetService:
                 edited_at=max(self._now(), previous.valid_from + timedelta(microseconds=1)),
             )
             # Announced first, applied after: if the log is down nothing changes (503).
-            await self._announce("tweet_edited", edited, undo=None)
-            await self._tweets.edit(edited, previous)
-            await self.cached.refresh(edited)
+            with whole():
+                await self._announce("tweet_edited", edited, undo=None)
+                await self._tweets.edit(edited, previous)
+                await self.cached.refresh(edited)
         return await self.view(tweet_id, viewer=user_id)
 
     async def history(self, tweet_id: int) -> tuple[Tweet, list[TweetVersion]]:
@@ -224,27 +226,29 @@ class TweetService:
         original = await self._original(tweet_id)
         async with self._lock(original.tweet_id):
             await self._original(original.tweet_id)  # not deleted meanwhile
-            if await self._engagement.like(user_id, original.tweet_id):
-                event = {"user_id": user_id, "tweet_id": original.tweet_id}
-                await self._publish(
-                    "like_added",
-                    original.tweet_id,
-                    event,
-                    undo=lambda: self._engagement.unlike(user_id, original.tweet_id),
-                )
+            with whole():
+                if await self._engagement.like(user_id, original.tweet_id):
+                    event = {"user_id": user_id, "tweet_id": original.tweet_id}
+                    await self._publish(
+                        "like_added",
+                        original.tweet_id,
+                        event,
+                        undo=lambda: self._engagement.unlike(user_id, original.tweet_id),
+                    )
         return await self.view(original.tweet_id, viewer=user_id)
 
     async def unlike(self, user_id: int, tweet_id: int) -> TweetView:
         original = await self._original(tweet_id)
         async with self._lock(original.tweet_id):
-            if await self._engagement.unlike(user_id, original.tweet_id):
-                event = {"user_id": user_id, "tweet_id": original.tweet_id}
-                await self._publish(
-                    "like_removed",
-                    original.tweet_id,
-                    event,
-                    undo=lambda: self._engagement.like(user_id, original.tweet_id),
-                )
+            with whole():
+                if await self._engagement.unlike(user_id, original.tweet_id):
+                    event = {"user_id": user_id, "tweet_id": original.tweet_id}
+                    await self._publish(
+                        "like_removed",
+                        original.tweet_id,
+                        event,
+                        undo=lambda: self._engagement.like(user_id, original.tweet_id),
+                    )
         return await self.view(original.tweet_id, viewer=user_id)
 
     async def retweet(self, user_id: int, tweet_id: int) -> TweetView:
@@ -260,16 +264,20 @@ class TweetService:
         )
         async with self._lock(original.tweet_id):
             await self._original(original.tweet_id)  # not deleted meanwhile
-            existing = await self._engagement.retweet(user_id, original.tweet_id, retweet.tweet_id)
-            if existing is not None:
-                return await self.view(existing, viewer=user_id)
-            await self._tweets.put(retweet)
 
             async def undo() -> None:
                 await self._tweets.delete(retweet.tweet_id)
                 await self._engagement.unretweet(user_id, original.tweet_id)
 
-            await self._announce("retweet_created", retweet, undo=undo)
+            with whole():
+                existing = await self._engagement.retweet(
+                    user_id, original.tweet_id, retweet.tweet_id
+                )
+                if existing is None:
+                    await self._tweets.put(retweet)
+                    await self._announce("retweet_created", retweet, undo=undo)
+            if existing is not None:
+                return await self.view(existing, viewer=user_id)
         return await self.view(retweet.tweet_id, viewer=user_id)
 
     async def unretweet(self, user_id: int, tweet_id: int) -> None:
@@ -341,20 +349,21 @@ class TweetService:
         """Delete a tweet and the retweets that carry it, the retweets first and the tweet
         last, each announced before it is applied: if the log stops taking events midway
         (503), what is left is whole and a retry finishes the job."""
-        for retweet_id in await self._engagement.retweets_of(tweet.tweet_id):
-            retweet = await self._tweets.get(retweet_id)
-            if retweet is not None:
-                await self._announce("tweet_deleted", retweet, undo=None)
-                await self._tweets.delete(retweet_id)
-                await self.cached.bury([retweet_id])
-                await self._engagement.unretweet(retweet.user_id, tweet.tweet_id)
-        await self._announce("tweet_deleted", tweet, undo=None)
-        await self._tweets.delete(tweet.tweet_id)
-        await self.cached.replies_changed(tweet.reply_to)
-        await self.cached.bury([tweet.tweet_id])
-        await self._engagement.forget_tweet(tweet.tweet_id)
-        if tweet.retweet_of is not None:
-            await self._engagement.unretweet(tweet.user_id, tweet.retweet_of)
+        with whole():
+            for retweet_id in await self._engagement.retweets_of(tweet.tweet_id):
+                retweet = await self._tweets.get(retweet_id)
+                if retweet is not None:
+                    await self._announce("tweet_deleted", retweet, undo=None)
+                    await self._tweets.delete(retweet_id)
+                    await self.cached.bury([retweet_id])
+                    await self._engagement.unretweet(retweet.user_id, tweet.tweet_id)
+            await self._announce("tweet_deleted", tweet, undo=None)
+            await self._tweets.delete(tweet.tweet_id)
+            await self.cached.replies_changed(tweet.reply_to)
+            await self.cached.bury([tweet.tweet_id])
+            await self._engagement.forget_tweet(tweet.tweet_id)
+            if tweet.retweet_of is not None:
+                await self._engagement.unretweet(tweet.user_id, tweet.retweet_of)
 
     async def _original(self, tweet_id: int) -> Tweet:
         """The tweet, or for a retweet the tweet it carries; NotFound if either is gone."""

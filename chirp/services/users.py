@@ -23,7 +23,7 @@ from storage.protocols import (
 
 from .auth import REFRESH, Passwords, TokenIssuer, Tokens
 from .errors import Conflict, NotFound, RuleBroken, Unauthorized, Unavailable
-from .locks import KeyedLocks
+from .locks import KeyedLocks, whole
 
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
@@ -94,21 +94,22 @@ class UserService:
         if await self._users.find(username) is not None:
             raise Conflict("that username is taken")  # before the costly hash
         password_hash = await self._passwords.hash(password)
-        try:
-            user = await self._users.create(
-                username=username,
-                email=email,
-                password_hash=password_hash,
-                display_name=display_name if display_name is not None else username,
-                created_at=self._now(),
-            )
-        except Duplicate as exc:
-            raise Conflict(f"that {exc.field} is taken") from None
-        try:
-            await self._announce_user(user)
-        except Unavailable:
-            await self._users.delete(user.user_id)
-            raise
+        with whole():
+            try:
+                user = await self._users.create(
+                    username=username,
+                    email=email,
+                    password_hash=password_hash,
+                    display_name=display_name if display_name is not None else username,
+                    created_at=self._now(),
+                )
+            except Duplicate as exc:
+                raise Conflict(f"that {exc.field} is taken") from None
+            try:
+                await self._announce_user(user)
+            except Unavailable:
+                await self._users.delete(user.user_id)
+                raise
         return UserView(user, 0, 0, 0), self._tokens.issue(user.user_id)
 
     async def login(self, username: str, password: str) -> Tokens:
@@ -197,34 +198,37 @@ class UserService:
             if current is None:
                 raise NotFound(f"there is no user {user_id}")
             # Announced first, applied after: if the log is down nothing changes (503).
-            await self._announce_user(replace(current, **changes))
-            await self._users.update_profile(user_id, **changes)
+            with whole():
+                await self._announce_user(replace(current, **changes))
+                await self._users.update_profile(user_id, **changes)
         return await self.view(user_id)
 
     async def follow(self, follower_id: int, followee_id: int) -> None:
         if follower_id == followee_id:
             raise RuleBroken("you cannot follow yourself")
         await self.view(followee_id)
-        if await self._graph.follow(follower_id, followee_id, self._now()):
-            try:
-                await self._publish("user_followed", follower_id, followee_id)
-            except Unavailable:
-                await self._graph.unfollow(follower_id, followee_id)
-                raise
+        with whole():
+            if await self._graph.follow(follower_id, followee_id, self._now()):
+                try:
+                    await self._publish("user_followed", follower_id, followee_id)
+                except Unavailable:
+                    await self._graph.unfollow(follower_id, followee_id)
+                    raise
 
     async def unfollow(self, follower_id: int, followee_id: int) -> None:
         await self.view(followee_id)
-        followers = await self._graph.unfollow(follower_id, followee_id)
-        if followers is not None:
-            try:
-                # The fan-out learns from it which unfollow took a celebrity back under
-                # the pull threshold.
-                await self._publish(
-                    "user_unfollowed", follower_id, followee_id, followers_after=followers
-                )
-            except Unavailable:
-                await self._graph.follow(follower_id, followee_id, self._now())
-                raise
+        with whole():
+            followers = await self._graph.unfollow(follower_id, followee_id)
+            if followers is not None:
+                try:
+                    # The fan-out learns from it which unfollow took a celebrity back under
+                    # the pull threshold.
+                    await self._publish(
+                        "user_unfollowed", follower_id, followee_id, followers_after=followers
+                    )
+                except Unavailable:
+                    await self._graph.follow(follower_id, followee_id, self._now())
+                    raise
 
     async def relationship(self, viewer_id: int, user_id: int) -> dict[str, bool]:
         """Whether ``viewer_id`` follows ``user_id`` and whether ``user_id`` follows back:
