@@ -509,6 +509,9 @@ class TweetTags(NamedTuple):
     author_id: int
     at: float  # when it was posted, seconds since the epoch
     hashtags: tuple[str, ...]  # () for a deleted tweet
+    #: An edit's tags are kept even when there are none, as a deletion's are: an edit read
+    #: (from its own topic) before its tweet's creation must still win over it.
+    edited: bool = False
 
 
 class NotificationStore(Protocol):

@@ -74,6 +74,7 @@ class TrendingService:
                         event["user_id"],
                         event["created_at"] / 1000,
                         tags if table in counted else (),
+                        edited=record.topic == "tweet_edited",
                     )
                 )
         return changes

@@ -39,10 +39,8 @@ class MemoryTrendStore:
         held_tweets, by_tag = held_table.tweets, held_table.by_tag
         for tweet in tweets:
             held = held_tweets.get(tweet.tweet_id)
-            if held is None and not tweet.hashtags and tweet.version != DELETED_VERSION:
-                # Most tweets: nothing to count here. (An untagged edit that overtakes its
-                # tweet's creation is lost this way; the old tags count until they age out.)
-                continue
+            if held is None and not tweet.hashtags and not _overrides(tweet):
+                continue  # most tweets: nothing to count here
             if held is not None:
                 if held.version >= tweet.version:
                     continue
@@ -98,3 +96,8 @@ class MemoryTrendStore:
 
 def _rank(trend: Trend) -> tuple[float, str]:
     return (-trend.score, trend.hashtag)
+
+
+def _overrides(tweet: TweetTags) -> bool:
+    """Kept with no tags: a deletion or an edit, which may come before the creation."""
+    return tweet.edited or tweet.version == DELETED_VERSION

@@ -44,7 +44,8 @@ class RedisTrendStore:
     async def set_uses(self, table: str, tweets: Iterable[TweetTags]) -> None:
         args: list[str | bytes] = []
         for tweet in tweets:
-            counts = bool(tweet.hashtags) or tweet.version == DELETED_VERSION
+            # Kept with no tags, as in the memory store: a deletion or an edit.
+            counts = bool(tweet.hashtags) or tweet.edited or tweet.version == DELETED_VERSION
             payload = msgpack.packb([tweet.author_id, tweet.at, list(tweet.hashtags)])
             args += [str(tweet.tweet_id), str(tweet.version), repr(tweet.at), payload]
             args.append("1" if counts else "0")

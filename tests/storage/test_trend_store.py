@@ -34,6 +34,16 @@ async def test_uses_follow_the_newest_version_in_any_order(trends: TrendStore) -
     assert await trends.uses("us", since=0.0) == {}, "tables are apart"
 
 
+async def test_an_untagged_edit_that_overtakes_the_post_still_wins(trends: TrendStore) -> None:
+    """An edit and its tweet's creation come from two topics, read by two consumers: the
+    edit that took every tag away may be applied first, and must not be undone."""
+    posted = TweetTags(1, 10, author_id=7, at=1000.0, hashtags=("trio",))
+    untagged = TweetTags(1, 20, author_id=7, at=1000.0, hashtags=(), edited=True)
+    await trends.set_uses("global", [untagged])
+    await trends.set_uses("global", [posted])
+    assert await trends.uses("global", since=0.0) == {}
+
+
 async def test_uses_older_than_the_window_are_dropped_for_good(trends: TrendStore) -> None:
     await trends.set_uses("uk", [TweetTags(i, 1, i, 100.0 * i, ("tag",)) for i in range(1, 6)])
     await trends.set_uses("uk", [TweetTags(9, 1, 9, 50.0, ())])  # untagged: nothing to count
