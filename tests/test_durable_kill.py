@@ -7,7 +7,7 @@ dropped at start-up, with a warning, the data intact."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +16,9 @@ from typing import Any
 import httpx
 import trio
 
+from tests.chaos_load import LIMIT, answer, eventually
 from tests.test_process import ADMIN_TOKEN, chirp_process, url_in
 
-#: Every wait is on a condition, bounded by this: a hang guard, not a performance bound.
-LIMIT = 60.0
-#: The other process answers over HTTP only: its state is asked for again this often.
-POLL = 0.1
 PEOPLE = 5
 KILL_AFTER = 150  # acknowledged writes of the mixed load before SIGKILL
 TAGS = ("garden", "river", "stone")
@@ -61,12 +58,6 @@ class Person:
     #: The request in flight when the process died: applied or not, nobody knows.
     pending: tuple[Any, ...] | None = None
     made: int = 0
-
-
-async def answer(request: Awaitable[httpx.Response], *ok: int) -> Any:
-    response = await request
-    assert response.status_code in ok, response.text
-    return response.json() if response.content else None
 
 
 async def sign_up(client: httpx.AsyncClient, name: str) -> Person:
@@ -178,19 +169,6 @@ class Load:
                     return
         except httpx.TransportError:
             return
-
-
-async def eventually(check: Callable[[], Awaitable[None]]) -> None:
-    """Until ``check`` passes (a view another process derives catches up); its last
-    failure if it never does within `LIMIT`."""
-    with trio.move_on_after(LIMIT):
-        while True:
-            try:
-                await check()
-                return
-            except AssertionError:
-                await trio.sleep(POLL)
-    await check()
 
 
 async def get(
