@@ -16,29 +16,25 @@ from typing import Any
 import httpx
 import trio
 
-from tests.chaos_load import LIMIT, answer, eventually
+from tests.chaos_load import (
+    LIMIT,
+    MIN_AUTHORS,
+    PASSWORD,
+    TAGS,
+    answer,
+    environment,
+    eventually,
+)
 from tests.test_process import ADMIN_TOKEN, chirp_process, url_in
 
 PEOPLE = 5
 KILL_AFTER = 150  # acknowledged writes of the mixed load before SIGKILL
-TAGS = ("garden", "river", "stone")
-MIN_AUTHORS = 2
-PASSWORD = "correct horse battery"
 
-ENVIRONMENT = {
-    "CHIRP_ADMIN_TOKEN": ADMIN_TOKEN,
-    "CHIRP_PASSWORD_MEMORY_KIB": "64",
-    "CHIRP_PASSWORD_TIME_COST": "1",
-    "CHIRP_RATE_TWEETS_PER_USER": "100000",
-    "CHIRP_RATE_CALLS_PER_USER": "100000",
-    "CHIRP_RATE_REQUESTS_PER_IP": "1000000",
-    "CHIRP_TREND_RESCORE_SECONDS": "0.5",
-    "CHIRP_TREND_CACHE_SECONDS": "0",
-    "CHIRP_TREND_MIN_AUTHORS": str(MIN_AUTHORS),
-    "CHIRP_PARTITIONS": '{"tweet_created": 8, "user_changed": 2}',
+ENVIRONMENT = environment(
+    CHIRP_ADMIN_TOKEN=ADMIN_TOKEN,
     # Snapshots now and then under the load: start-up reads one and a journal after it.
-    "CHIRP_SNAPSHOT_EVERY": "300",
-}
+    CHIRP_SNAPSHOT_EVERY="300",
+)
 
 
 @dataclass

@@ -32,6 +32,7 @@ import trio
 
 from chirp.server import Running, serve
 from tests.api.conftest import fast_settings
+from tests.chaos_load import environment
 from tests.sse import event_stream
 from tests.test_process import ADMIN_TOKEN, chirp_process, url_in
 
@@ -46,15 +47,7 @@ SIGNAL_AFTER = 150  # complete responses before SIGTERM; the rest are still outs
 PASSWORD = "correct horse battery"
 END_OF_STREAM = b"\r\n0\r\n\r\n"  # a chunked response's last chunk: ended, not cut
 
-ENVIRONMENT = {
-    "CHIRP_ADMIN_TOKEN": ADMIN_TOKEN,
-    "CHIRP_PASSWORD_MEMORY_KIB": "64",
-    "CHIRP_PASSWORD_TIME_COST": "1",
-    "CHIRP_RATE_TWEETS_PER_USER": "100000",
-    "CHIRP_RATE_CALLS_PER_USER": "100000",
-    "CHIRP_RATE_REQUESTS_PER_IP": "1000000",
-    "CHIRP_PARTITIONS": '{"tweet_created": 8, "user_changed": 2}',
-}
+ENVIRONMENT = environment(CHIRP_ADMIN_TOKEN=ADMIN_TOKEN)
 
 
 @dataclass(frozen=True)
