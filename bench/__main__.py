@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from pathlib import Path
 
 from bench import actors, backends, feed, over_http, read, recovery, soak, write
@@ -102,12 +101,7 @@ def main() -> None:
     soaks = scenarios.add_parser(
         "soak", help="a steady mixed load over HTTP: RSS slope per hour and p99 drift"
     )
-    soaks.add_argument(
-        "--minutes", type=float, default=10.0, help="of load, after seeding (0.5 for a check)"
-    )
-    soaks.add_argument("--rate", type=float, default=200.0, help="requests/s, open loop")
-    soaks.add_argument("--sample-seconds", type=float, default=10.0, help="one row each")
-    soaks.add_argument("--users", type=int, default=300, help="Reed98's N most connected")
+    soak.add_arguments(soaks)
     every = scenarios.add_parser(
         "all", help="every scenario, then the table and bench/results/<timestamp>/"
     )
@@ -139,8 +133,7 @@ def main() -> None:
             )
         )
     elif args.scenario == "soak":
-        given = {f.name: getattr(args, f.name) for f in fields(soak.SoakOptions) if f.name in args}
-        soak.main(soak.SoakOptions(**given))
+        soak.main(soak.options_from(args, soaks))
     elif args.scenario == "actors":
         actors.main(args.messages, args.events, args.repeat)
     elif args.scenario == "write":

@@ -3,32 +3,53 @@ requests it adds. No server, no sleeps."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import signal
+import tracemalloc
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from bench import soak_stores, traced_server
 from bench.graphs import Graph
 from bench.load import LoadResult
 from bench.seeding import Seeded
 from bench.soak import (
     DRIFT_TARGET,
+    POSTGRES_DSN,
+    REDIS_URL,
     SOAK_MIX,
+    HeapGrowth,
+    HeapPoint,
     Sample,
+    SoakOptions,
     SoakRequests,
     Summary,
+    accepted_tweets,
+    add_arguments,
     after,
+    deployment,
+    dropped_afterwards,
     first,
     last,
+    options_from,
     report,
+    server_launch,
     slope,
     span,
     summarize,
+    terminated_as_interrupt,
     verdicts,
     vm_rss_mib,
     window_lengths,
 )
+from chirp.config import Settings
 
 WINDOW = 10.0
 
@@ -242,3 +263,303 @@ def test_the_soak_kinds_are_get_requests_with_a_token() -> None:
     assert search.method == "GET"
     assert search.path.startswith("/api/v1/search?q=")
     assert dict(search.headers)["Authorization"].startswith("Bearer ")
+
+
+# --- the command line, the server's environment and the namespace ------------------------
+
+SECRET = "s" * 43
+
+
+def parsed(*argv: str) -> SoakOptions:
+    parser = argparse.ArgumentParser(prog="python -m bench soak")
+    add_arguments(parser)
+    return options_from(parser.parse_args(argv), parser)
+
+
+def test_the_default_soak_is_embedded_and_untraced() -> None:
+    options = parsed()
+    assert options == SoakOptions()
+    assert (options.backends, options.tweet_store, options.tracemalloc) == (
+        "embedded",
+        "memory",
+        False,
+    )
+    assert (options.postgres, options.redis) == (POSTGRES_DSN, REDIS_URL)
+
+
+def test_production_and_its_servers_are_flags() -> None:
+    options = parsed(
+        "--minutes", "3", "--backends", "production", "--redis", "redis://h:1/2", "--tracemalloc"
+    )
+    assert (options.minutes, options.backends, options.redis) == (
+        3.0,
+        "production",
+        "redis://h:1/2",
+    )
+    assert options.tracemalloc
+    dynamo = parsed(
+        "--backends", "production", "--tweet-store", "dynamodb", "--dynamodb", "http://d:8"
+    )
+    assert (dynamo.tweet_store, dynamo.dynamodb) == ("dynamodb", "http://d:8")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--backends", "cloud"],
+        ["--tweet-store", "dynamodb"],  # tweets elsewhere is a production layout
+        ["--backends", "production", "--dynamodb", "http://d:8"],  # but tweets in memory
+    ],
+)
+def test_combinations_that_make_no_sense_are_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parsed(*argv)
+    assert exited.value.code == 2
+    assert "--" in capsys.readouterr().err
+
+
+def test_embedded_names_every_store_memory() -> None:
+    placed = deployment(SoakOptions())
+    assert placed.mode == "embedded"
+    assert placed.settings is None  # nothing outlives the process: nothing to drop
+    assert placed.env == {
+        "CHIRP_USERS": "memory",
+        "CHIRP_TWEETS": "memory",
+        "CHIRP_CACHE": "memory",
+        "CHIRP_LOG": "memory",
+    }
+
+
+def test_production_puts_users_on_postgres_and_caches_and_log_on_redis() -> None:
+    options = SoakOptions(backends="production")
+    placed = deployment(options, namespace="soak0a1b2c3d", jwt_secret=SECRET)
+    assert placed.env == {
+        "CHIRP_USERS": POSTGRES_DSN,
+        "CHIRP_TWEETS": "memory",  # chirp keeps tweets in memory or on DynamoDB only
+        "CHIRP_CACHE": REDIS_URL,
+        "CHIRP_LOG": REDIS_URL,
+        "CHIRP_NAMESPACE": "soak0a1b2c3d",
+        "CHIRP_JWT_SECRET": SECRET,
+    }
+    assert placed.settings is not None
+    assert placed.settings.namespace == "soak0a1b2c3d"  # what is dropped afterwards
+    # What the server reads from that environment is what the bench will drop.
+    assert Settings(**{k.removeprefix("CHIRP_").lower(): v for k, v in placed.env.items()}) == (
+        placed.settings
+    )
+    assert "schema soak0a1b2c3d" in placed.where
+    assert "keys soak0a1b2c3d:*" in placed.where
+    assert "tweets in the server's process" in placed.where
+    assert "tweet store" in placed.in_process and "search index" in placed.in_process
+
+
+def test_production_with_tweets_on_dynamodb_keeps_only_the_search_index() -> None:
+    options = SoakOptions(backends="production", tweet_store="dynamodb")
+    placed = deployment(
+        options,
+        namespace="soak0a1b2c3d",
+        jwt_secret=SECRET,
+        dynamodb_endpoint="http://127.0.0.1:4567",
+    )
+    assert placed.env["CHIRP_TWEETS"] == "dynamodb://127.0.0.1:4567"
+    assert "tables soak0a1b2c3d_*" in placed.where
+    assert "tweet store" not in placed.in_process
+    with pytest.raises(ValueError, match="endpoint"):
+        deployment(options, namespace="soak0a1b2c3d", jwt_secret=SECRET)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "secret", "problem"),
+    [
+        ("", SECRET, "namespace of its own"),  # never the shared default namespace
+        ("Soak!", SECRET, "namespace"),
+        ("soak0a1b2c3d", "short", "32 bytes"),  # chirp refuses a weak key
+    ],
+)
+def test_production_settings_chirp_would_refuse_fail_before_starting(
+    namespace: str, secret: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        deployment(SoakOptions(backends="production"), namespace=namespace, jwt_secret=secret)
+
+
+def test_tracemalloc_runs_the_server_through_the_tracing_wrapper(tmp_path: Path) -> None:
+    assert server_launch(SoakOptions(), None) == (["main.py", "--port", "0"], {})
+    args, env = server_launch(SoakOptions(tracemalloc=True), tmp_path)
+    assert args == ["-m", "bench.traced_server", "--port", "0"]
+    assert env == {"PYTHONTRACEMALLOC": "1", "BENCH_TRACEMALLOC_DIR": str(tmp_path)}
+
+
+@pytest.fixture
+def drops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    dropped: list[str] = []
+
+    async def drop(settings: Settings) -> None:
+        dropped.append(settings.namespace)
+
+    monkeypatch.setattr(soak_stores, "drop_namespace", drop)
+    return dropped
+
+
+def production_settings() -> Settings:
+    placed = deployment(
+        SoakOptions(backends="production"), namespace="soak0a1b2c3d", jwt_secret=SECRET
+    )
+    assert placed.settings is not None
+    return placed.settings
+
+
+@pytest.mark.parametrize("ending", [None, KeyboardInterrupt, RuntimeError])
+def test_the_namespace_is_dropped_however_the_run_ends(
+    ending: type[BaseException] | None, drops: list[str]
+) -> None:
+    said: list[str] = []
+    with pytest.raises(ending) if ending else nullcontext():
+        with dropped_afterwards(production_settings(), said.append):
+            if ending:
+                raise ending
+    assert drops == ["soak0a1b2c3d"]
+    assert said == ["  dropped namespace soak0a1b2c3d (its Redis keys and PostgreSQL schema)"]
+
+
+def test_a_failed_drop_says_what_to_drop_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refuse(settings: Settings) -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(soak_stores, "drop_namespace", refuse)
+    said: list[str] = []
+    with pytest.raises(KeyboardInterrupt):  # the block's own exception, not the drop's
+        with dropped_afterwards(production_settings(), said.append):
+            raise KeyboardInterrupt
+    (line,) = said
+    assert "could NOT drop namespace soak0a1b2c3d" in line
+    assert "DROP SCHEMA soak0a1b2c3d CASCADE" in line
+
+
+def test_embedded_has_no_namespace_to_drop(drops: list[str]) -> None:
+    said: list[str] = []
+    with dropped_afterwards(None, said.append):
+        pass
+    assert (drops, said) == ([], [])
+
+
+def test_sigterm_interrupts_like_ctrl_c() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), terminated_as_interrupt():
+        signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+# --- tweets counted, and the heap ------------------------------------------------------------
+
+METRICS = """# HELP chirp_writes_accepted_total Writes accepted, by kind
+# TYPE chirp_writes_accepted_total counter
+chirp_writes_accepted_total{kind="like"} 40.0
+chirp_writes_accepted_total{kind="tweet"} 1234.0
+chirp_writes_accepted_created{kind="tweet"} 1.7e+09
+"""
+
+
+def test_tweets_accepted_are_read_from_the_servers_metrics() -> None:
+    assert accepted_tweets(METRICS) == 1234
+    assert accepted_tweets("# no tweet yet\n") == 0
+
+
+def test_rss_per_thousand_tweets_is_fitted_against_the_servers_count() -> None:
+    # After the warm-up: 2 MiB more every window, in which 500 tweets were posted, then
+    # a window of 1,000 tweets and 4 MiB: 4 MiB per 1,000 tweets however the rate varied.
+    tweets = [500 * (i + 1) for i in range(59)] + [500 * 59 + 1_000]
+    rss = [100.0 + 2 * i for i in range(59)] + [100.0 + 2 * 58 + 4]
+    samples = [replace(sample(i, rss=rss[i]), tweets=tweets[i]) for i in range(60)]
+    summary = summary_of(samples, minutes=10)
+    assert summary.tweets_posted == 30_500
+    assert summary.rss_per_thousand_tweets_mib == pytest.approx(4.0)
+    text = report(summary)
+    assert "soak (embedded)" in text
+    assert "tweets posted during the load: 30,500 (the server's count)" in text
+    assert "RSS per 1,000 tweets posted: +4.00 MiB (+4.10 KiB per tweet" in text
+
+
+def test_without_a_count_the_tweets_are_estimated_from_the_mix() -> None:
+    samples = [sample(i, rss=100.0 + i) for i in range(60)]  # no tweets read
+    summary = summary_of(samples, minutes=10)
+    assert summary.tweets_posted is None
+    text = report(summary)
+    assert "not read from the server; about 30/s" in text
+    assert "so estimated" in text
+
+
+def test_the_report_names_production_and_where_the_stores_were() -> None:
+    placed = deployment(
+        SoakOptions(backends="production"), namespace="soak0a1b2c3d", jwt_secret=SECRET
+    )
+    text = report(summary_of(run_of(60), minutes=10), deployment=placed)
+    assert text.startswith("soak (production): 60 windows")
+    assert "stores: production, namespace soak0a1b2c3d" in text
+
+
+def test_heap_growth_is_by_source_line_beside_the_rss() -> None:
+    mib = 1024 * 1024
+    before = HeapPoint(
+        {
+            "traced_bytes": 100 * mib,
+            "peak_bytes": 120 * mib,
+            "lines": [["/x/storage/memory/tweets.py:40", 10 * mib, 1000], ["/x/gone.py:1", mib, 5]],
+        },
+        rss_mib=300.0,
+        tweets=1_000,
+    )
+    after = HeapPoint(
+        {
+            "traced_bytes": 112 * mib,
+            "peak_bytes": 130 * mib,
+            "lines": [
+                ["/x/storage/memory/tweets.py:40", 20 * mib, 2000],
+                ["/x/new.py:2", 2 * mib, 9],
+            ],
+        },
+        rss_mib=330.0,
+        tweets=5_000,
+    )
+    growth = HeapGrowth.between(before, after)
+    assert (growth.traced_mib, growth.rss_mib, growth.tweets) == (12.0, 30.0, 4_000)
+    assert growth.lines_grown == [
+        ("/x/storage/memory/tweets.py:40", 10.0, 1000),
+        ("/x/new.py:2", 2.0, 9),
+        ("/x/gone.py:1", -1.0, -5),
+    ]
+    text = "\n".join(growth.lines())
+    assert "traced heap +12.0 MiB, the RSS +30.0 MiB" in text
+    assert "per 1,000 of the 4,000 tweets posted meanwhile: traced +3.00 MiB, RSS +7.50 MiB" in text
+
+
+@pytest.fixture
+def usr2() -> Iterator[None]:
+    before = signal.getsignal(signal.SIGUSR2)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGUSR2, before)
+
+
+def test_the_traced_server_writes_the_heap_on_sigusr2(tmp_path: Path, usr2: None) -> None:
+    traced_server.install(tmp_path)
+    handler = signal.getsignal(signal.SIGUSR2)
+    assert callable(handler)
+    handler(signal.SIGUSR2, None)  # not tracing: nothing to say
+    assert list(tmp_path.iterdir()) == []
+    tracemalloc.start()
+    try:
+        kept = [bytearray(1000) for _ in range(100)]
+        handler(signal.SIGUSR2, None)
+        handler(signal.SIGUSR2, None)
+    finally:
+        tracemalloc.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["heap-1.json", "heap-2.json"]
+    figures = json.loads((tmp_path / "heap-1.json").read_text())
+    assert figures["traced_bytes"] >= 100 * 1000
+    ours = [line for line in figures["lines"] if line[0].startswith(__file__ + ":")]
+    assert sum(size for _, size, _ in ours) >= 100 * 1000
+    assert len(kept) == 100
