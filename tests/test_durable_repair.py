@@ -84,11 +84,17 @@ def die_publishing(chirp: Chirp, wanted: str) -> None:
 
 class Frozen:
     """Steps where several writes stop at once, as a process dying leaves them: each call
-    `at` one of them never returns, and `all_in` is set once ``count`` calls are there."""
+    `at` one of them waits, `all_in` is set once ``count`` calls are there, and `die` has
+    each raise `Crash` (a write runs shielded from cancellation, so only the step it is
+    in failing can end it midway)."""
 
     def __init__(self, count: int) -> None:
         self.left = count
         self.all_in = trio.Event()
+        self._dead = trio.Event()
+
+    def die(self) -> None:
+        self._dead.set()
 
     def at(
         self, target: Any, method: str, when: Callable[..., bool] = lambda *a, **k: True
@@ -100,7 +106,8 @@ class Frozen:
                 self.left -= 1
                 if not self.left:
                     self.all_in.set()
-                await trio.sleep_forever()
+                await self._dead.wait()
+                raise Crash
             return await real(*args, **kwargs)
 
         setattr(target, method, frozen)
@@ -605,7 +612,7 @@ async def test_a_crash_during_the_repair_and_the_next_repair_finish_the_job(
             nursery.start_soon(post, chirp, made["bo"], "lost two")
             nursery.start_soon(chirp.services.tweets.edit, made["ana"], made["edited"], "final")
             await frozen.all_in.wait()
-            raise Crash
+            frozen.die()
 
     made = await crash_in(settings, prepare, cut_short)
 
