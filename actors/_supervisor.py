@@ -82,7 +82,9 @@ class _Exited:
 
 @dataclass
 class _BackoffOver:
-    cells: list[Cell]
+    cell: SupervisorCell  # the one that gave up
+    due: float  # its restart_at when the backoff began: stale if it has changed since
+    cells: list[Cell]  # what its supervisor's strategy restarts with it
 
 
 @dataclass
@@ -136,7 +138,8 @@ class Supervisor:
                     if isinstance(event, _Exited):
                         await self._child_exited(event)
                     elif isinstance(event, _BackoffOver):
-                        await self._restart(event.cells)
+                        if event.cell.restart_at == event.due:
+                            await self._restart(event.cells)
                     else:
                         try:
                             await self._add_child(event)
@@ -245,7 +248,9 @@ class Supervisor:
         cell.restart_at = trio.current_time() + delay
         for child in to_restart:
             child.settle(State.BACKOFF)
-        self._nursery.start_soon(self._backoff_over, to_restart, delay)
+        self._nursery.start_soon(
+            self._backoff_over, _BackoffOver(cell, cell.restart_at, to_restart)
+        )
 
     def _backoff(self, cell: Cell) -> float:
         """How long ``cell``, a supervisor that just gave up, waits before it starts again."""
@@ -258,10 +263,10 @@ class Supervisor:
         delay = self._spec.backoff * 2 ** min(cell.give_up_streak - 1, 32)
         return min(delay, self._spec.max_backoff)
 
-    async def _backoff_over(self, cells: list[Cell], delay: float) -> None:
-        await trio.sleep(delay)
+    async def _backoff_over(self, over: _BackoffOver) -> None:
+        await trio.sleep_until(over.due)
         try:
-            self._events_send.send_nowait(_BackoffOver(cells))
+            self._events_send.send_nowait(over)
         except trio.ClosedResourceError:
             pass  # this supervisor stopped meanwhile, and its children with it
 

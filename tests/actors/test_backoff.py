@@ -12,6 +12,7 @@ from actors import (
     ActorSpec,
     ActorSystem,
     ActorUnavailable,
+    Strategy,
     SupervisorGaveUp,
     SupervisorSpec,
 )
@@ -190,3 +191,32 @@ async def test_asks_waiting_when_the_backoff_begins_are_answered_then_not_after(
     assert [m for name, m in journal.handled if name == "w"].count("ping") == 1, (
         "the withdrawn pings were skipped"
     )
+
+
+async def test_a_backoff_cut_short_by_a_wider_restart_does_not_end_the_next_one_early(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    journal = Journal()
+    inner = supervisor("inner", [recorder("w", journal)], max_restarts=0, within=10.0)
+    system = await started(
+        nursery,
+        supervisor(
+            "root",
+            [recorder("a", journal), inner],
+            Strategy.REST_FOR_ONE,
+            backoff=1.0,
+            max_backoff=8.0,
+        ),
+    )
+    await give_up(system, "w", 1)  # inner backs off until t=1
+    await trio.sleep(0.5)
+    await give_up(system, "a", 1)  # rest_for_one: inner is started again at once
+    assert system.state("w") == "running"
+    await give_up(system, "w", 1)  # and gives up again: 2 s this time, until t=2.5
+    assert system.backing_off()[0]["restart_in"] == 2.0
+    await trio.sleep(1.0)  # past the first backoff's end
+    await trio.testing.wait_all_tasks_blocked()
+    assert system.state("w") == "backoff", "the first backoff's timer is stale"
+    await trio.sleep(1.0)
+    await trio.testing.wait_all_tasks_blocked()
+    assert system.state("w") == "running"
