@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 from typing import Any
@@ -73,6 +74,9 @@ class _Draining:
         self._draining = draining
         self._streams: set[trio.CancelScope] = set()
         self.cut_short = 0
+        #: When the shutdown grace runs out (set once draining begins): a handler cancelled
+        #: before then was cancelled by its client hanging up, not cut short by the grace.
+        self.grace_ends = math.inf
 
     def end_streams(self) -> None:
         """End every event stream being served (call once ``draining`` is set; a stream
@@ -116,7 +120,8 @@ class _Draining:
                     await send({"type": "http.response.body", "body": b""})
                 answered = True
         except BaseException as exc:
-            if not answered and self._draining.is_set() and _is_cancellation(exc):
+            cut_off = trio.current_time() >= self.grace_ends
+            if not answered and cut_off and _is_cancellation(exc):
                 self.cut_short += 1
             raise
         finally:
@@ -191,6 +196,7 @@ class HttpServer(Actor):
     def request_stop(self) -> bool:
         self._stop.set()
         if self._serving is not None:
+            self._serving.grace_ends = trio.current_time() + self._grace
             self._serving.end_streams()
         return True
 
