@@ -30,5 +30,7 @@ def whole() -> trio.CancelScope:
     that asked (its client hung up, the HTTP actor was killed) must not leave half of it
     applied, a tweet stored and never announced, a retweet deleted and still counted.
     What runs in it is bounded by its own timeouts (the log's publish timeout, each
-    store's), so a shielded write still ends."""
+    store's: Redis's reply timeout, PostgreSQL's command timeout, DynamoDB's), so a
+    shielded write still ends. One gap: with --data-dir a write waits for the journal's
+    fsync without a bound, so a journal flusher down for good would hold it."""
     return trio.CancelScope(shield=True)

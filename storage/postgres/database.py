@@ -18,6 +18,9 @@ from .engagement import PostgresEngagementStore
 from .graph import PostgresGraphStore
 from .users import PostgresUserStore
 
+#: The longest one statement may take. Store calls run shielded from cancellation
+#: (`storage.atomic`), so this is what bounds one against a server that stopped answering.
+COMMAND_TIMEOUT = 30.0
 CLOSE_TIMEOUT = 5.0
 
 
@@ -72,6 +75,7 @@ async def open_postgres(
                 min_size=min_size,
                 max_size=max_size,
                 timeout=connect_timeout,
+                command_timeout=COMMAND_TIMEOUT,
                 server_settings={
                     "search_path": migrations.quote_ident(schema),
                     "application_name": "chirp",
