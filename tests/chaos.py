@@ -88,6 +88,7 @@ class PacedChaos(_Chaos):
         self._pause = pause
         self._due: list[str] = []
         self.kills = Counter[str]()
+        self.every_kind = trio.Event()  # set once each kind has had a kill land
 
     @property
     def kinds(self) -> set[str]:
@@ -107,5 +108,7 @@ class PacedChaos(_Chaos):
         kind = self._due.pop(0)
         if await self._kill(self._rng.choice(self._by_kind[kind])):
             self.kills[kind] += 1
+            if len(self.kills) == len(self._by_kind):
+                self.every_kind.set()
         else:
             self._due.append(kind)

@@ -98,6 +98,8 @@ async def test_kill_9_under_chaos_and_load_keeps_every_promise(tmp_path: Path) -
                 async with chaos.loose():
                     # Bounded: every request of the load has the ledger's hang guard.
                     await load.reached.wait()
+                    with trio.fail_after(HANG_LIMIT):
+                        await chaos.every_kind.wait()  # the load goes on meanwhile
                     process.kill()  # SIGKILL, with every person's next request on its way
                     load.stop.set()
     in_flight = ledger.counts()["unknown"]

@@ -81,6 +81,8 @@ async def chaos_under_load(
                 if meanwhile is not None:
                     await load.reached.wait()
                     await meanwhile(running.chirp, client)
+            with trio.fail_after(HANG_LIMIT):
+                await chaos.every_kind.wait()  # on a fast machine, after the load
         ledger.refusals_explained()
         print(summary(ledger, chaos.kills))
         assert ledger.violations == []
