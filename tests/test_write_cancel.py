@@ -91,14 +91,39 @@ async def followed(chirp: Chirp, alice: int, bob: int, tweet_id: int) -> None:
     assert (await chirp.services.users.view(alice)).follower_count == 1
 
 
-WRITES: dict[str, tuple[Callable[[Chirp, int, int, int], Awaitable[Any]], Check]] = {
+async def unliked(chirp: Chirp, alice: int, bob: int, tweet_id: int) -> None:
+    assert len(await all_events(chirp, "like_removed")) == 1
+    view = await chirp.services.tweets.view(tweet_id, viewer=bob)
+    assert not view.liked and view.like_count == 0
+
+
+async def unretweeted(chirp: Chirp, alice: int, bob: int, tweet_id: int) -> None:
+    [event] = await all_events(chirp, "tweet_deleted")
+    assert event["retweet_of"] == tweet_id
+    view = await chirp.services.tweets.view(tweet_id, viewer=bob)
+    assert not view.retweeted and view.retweet_count == 0
+
+
+async def unfollowed(chirp: Chirp, alice: int, bob: int, tweet_id: int) -> None:
+    assert len(await all_events(chirp, "user_unfollowed")) == 1
+    assert (await chirp.services.users.view(alice)).follower_count == 0
+
+
+Write = Callable[[Chirp, int, int, int], Awaitable[Any]]
+
+WRITES: dict[str, tuple[Write, Check]] = {
     "post": (lambda c, a, b, t: c.services.tweets.post(b, "hello"), posted),
     "edit": (lambda c, a, b, t: c.services.tweets.edit(a, t, "edited"), edited),
     "delete": (lambda c, a, b, t: c.services.tweets.delete(a, t), deleted),
     "like": (lambda c, a, b, t: c.services.tweets.like(b, t), liked),
     "retweet": (lambda c, a, b, t: c.services.tweets.retweet(b, t), retweeted),
     "follow": (lambda c, a, b, t: c.services.users.follow(b, a), followed),
+    "unlike": (lambda c, a, b, t: c.services.tweets.unlike(b, t), unliked),
+    "unretweet": (lambda c, a, b, t: c.services.tweets.unretweet(b, t), unretweeted),
+    "unfollow": (lambda c, a, b, t: c.services.users.unfollow(b, a), unfollowed),
 }
+#: What an undoing write needs done, whole, before it.
+DONE_BEFORE = {"unlike": "like", "unretweet": "retweet", "unfollow": "follow"}
 
 
 @pytest.mark.embedded_only  # waits for the gated publish with wait_all_tasks_blocked
@@ -108,6 +133,8 @@ async def test_a_write_cancelled_while_the_log_takes_its_event_still_ends_whole(
 ) -> None:
     alice, bob = await person(chirp, "alice"), await person(chirp, "bob")
     tweet_id = (await chirp.services.tweets.post(alice, "original")).tweet.tweet_id
+    if kind in DONE_BEFORE:
+        await WRITES[DONE_BEFORE[kind]][0](chirp, alice, bob, tweet_id)
     write, check = WRITES[kind]
     gated = GatedLog(chirp, monkeypatch)
     await cancelled_midway(gated, write(chirp, alice, bob, tweet_id))
