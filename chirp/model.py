@@ -84,6 +84,17 @@ class TweetVersion:
     urls: tuple[str, ...]
     valid_from: datetime  # when this text was posted or last edited in
 
+    @classmethod
+    def current(cls, tweet: Tweet) -> TweetVersion:
+        """``tweet``'s text as it stands: the version an edit of it replaces."""
+        return cls(
+            tweet.content,
+            tweet.hashtags,
+            tweet.mentions,
+            tweet.urls,
+            tweet.edited_at or tweet.created_at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Page:

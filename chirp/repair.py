@@ -272,14 +272,7 @@ async def _complete_edits(window: _Window, repaired: Repaired, tweets: TweetStor
         stored = await tweets.get(tweet_id)
         if stored is None or version_of(stored) >= event["version"]:
             continue
-        previous = TweetVersion(
-            stored.content,
-            stored.hashtags,
-            stored.mentions,
-            stored.urls,
-            stored.edited_at or stored.created_at,
-        )
-        await tweets.edit(_edited(stored, event), previous)
+        await tweets.edit(_edited(stored, event), TweetVersion.current(stored))
         repaired.edits_completed += 1
 
 

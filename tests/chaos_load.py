@@ -29,7 +29,7 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import trio
@@ -238,17 +238,25 @@ class Person:
         return [t for t, own in self.tweets.items() if own.live is True]
 
 
+P = TypeVar("P")
+
+
 async def answer(request: Awaitable[httpx.Response], *ok: int) -> Any:
     response = await request
     assert response.status_code in ok, (response.status_code, response.text)
     return response.json() if response.content else None
 
 
-async def sign_up(client: httpx.AsyncClient, name: str) -> Person:
+async def sign_up(
+    client: httpx.AsyncClient,
+    name: str,
+    person: Callable[[str, int, dict[str, str]], P] = Person,  # type: ignore[assignment]
+) -> P:
+    """A new account, as ``person(name, user_id, headers that act as it)``."""
     body = {"username": name, "email": f"{name}@example.org", "password": PASSWORD}
     created = await answer(client.post("/api/v1/users", json=body), 201)
     headers = {"Authorization": f"Bearer {created['access_token']}"}
-    return Person(name, created["user"]["user_id"], headers)
+    return person(name, created["user"]["user_id"], headers)
 
 
 class Load:

@@ -19,11 +19,11 @@ import trio
 from tests.chaos_load import (
     LIMIT,
     MIN_AUTHORS,
-    PASSWORD,
     TAGS,
     answer,
     environment,
     eventually,
+    sign_up,
 )
 from tests.test_process import ADMIN_TOKEN, chirp_process, url_in
 
@@ -54,13 +54,6 @@ class Person:
     #: The request in flight when the process died: applied or not, nobody knows.
     pending: tuple[Any, ...] | None = None
     made: int = 0
-
-
-async def sign_up(client: httpx.AsyncClient, name: str) -> Person:
-    body = {"username": name, "email": f"{name}@example.org", "password": PASSWORD}
-    created = await answer(client.post("/api/v1/users", json=body), 201)
-    headers = {"Authorization": f"Bearer {created['access_token']}"}
-    return Person(name, created["user"]["user_id"], headers)
 
 
 class Load:
@@ -366,7 +359,7 @@ async def test_kill_9_mid_load_loses_no_acknowledged_write_and_the_views_converg
     tmp_path: Path,
 ) -> None:
     async with chirp_on(tmp_path) as (process, client, _):
-        people = [await sign_up(client, f"person{n}") for n in range(PEOPLE)]
+        people = [await sign_up(client, f"person{n}", Person) for n in range(PEOPLE)]
         load = Load(client, people, seed=9)
         stop = trio.Event()
         async with trio.open_nursery() as nursery:
@@ -404,7 +397,7 @@ async def test_a_torn_journal_tail_is_dropped_with_a_warning_and_the_data_kept(
     tmp_path: Path,
 ) -> None:
     async with chirp_on(tmp_path) as (process, client, _):
-        ana = await sign_up(client, "ana")
+        ana = await sign_up(client, "ana", Person)
         made = []
         for n in range(5):
             body = {"content": f"w{n}"}

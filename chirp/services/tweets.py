@@ -186,13 +186,7 @@ class TweetService:
                 raise RuleBroken("a retweet has no text of its own to edit")
             if self._now() - tweet.created_at > EDIT_WINDOW:
                 raise RuleBroken("a tweet can be edited only in the 30 minutes after it is posted")
-            previous = TweetVersion(
-                tweet.content,
-                tweet.hashtags,
-                tweet.mentions,
-                tweet.urls,
-                tweet.edited_at or tweet.created_at,
-            )
+            previous = TweetVersion.current(tweet)
             edited = replace(
                 tweet,
                 content=content,
